@@ -10,7 +10,7 @@ import (
 )
 
 // The golden tokens were computed apart from this code, with Python's hmac,
-// hashlib, base64 and urllib.parse.quote(s, '') (the algorithm of the NH
+// hashlib, base64 and urllib.parse.quote(s, ”) (the algorithm of the NH
 // REST sample).
 func TestGenerateSASTokenGolden(t *testing.T) {
 	tests := []struct {
