@@ -1,6 +1,8 @@
 # nhpush: send Azure Notification Hubs pushes from serverless Go.
 # `make run` starts the local emulator and the custom handler; `make test` runs every test.
 
+SHELL     := bash
+.SHELLFLAGS := -eo pipefail -c
 GO        ?= go
 BIN       := $(CURDIR)/bin
 PKGS      := ./...
@@ -20,7 +22,7 @@ test:
 
 ## bench: the benchmarks, each against its plain net/http baseline in the same run.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./nhclient/ ./nhclient/nhtest/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./nhclient/ ./nhclient/nhtest/ | awk -f scripts/benchtable.awk
 
 ## lint: gofmt and go vet must be clean.
 lint:

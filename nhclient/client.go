@@ -265,8 +265,12 @@ func sleepContext(ctx context.Context, d time.Duration) error {
 
 // try sends r once.
 func (c *Client) try(ctx context.Context, r *request) (*response, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.retry.TryTimeout)
-	defer cancel()
+	// Bound the try unless the caller's deadline is sooner anyway.
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) > c.retry.TryTimeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.retry.TryTimeout)
+		defer cancel()
+	}
 	var body io.Reader
 	if r.body != nil {
 		body = bytes.NewReader(r.body)
@@ -275,12 +279,12 @@ func (c *Client) try(ctx context.Context, r *request) (*response, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nhclient: building %s %s: %w", r.method, r.url, err)
 	}
-	if r.header != nil {
-		req.Header = r.header.Clone()
-	} else {
-		req.Header = make(http.Header, 1)
+	if r.header == nil {
+		r.header = make(http.Header, 1)
 	}
-	req.Header["Authorization"] = []string{c.signer.Token()}
+	// r.header is the request's own: each try only renews its token.
+	r.header["Authorization"] = []string{c.signer.Token()}
+	req.Header = r.header
 	if c.debug {
 		c.dumpRequest(ctx, req, r.body)
 	}
@@ -288,7 +292,10 @@ func (c *Client) try(ctx context.Context, r *request) (*response, error) {
 	if err != nil {
 		return nil, &TransportError{Method: r.method, URL: r.url, Err: err}
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+	var data []byte
+	if resp.ContentLength != 0 {
+		data, err = io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+	}
 	resp.Body.Close()
 	if err != nil {
 		return nil, &TransportError{Method: r.method, URL: r.url, Err: fmt.Errorf("reading the answer: %w", err)}

@@ -85,11 +85,21 @@ func audienceHeader(opts *SendOptions) (string, error) {
 	return strings.Join(opts.Tags, " || "), nil
 }
 
+// formatHeaderValues holds each format's header value, shared read-only
+// across requests to spare an allocation per send.
+var formatHeaderValues = func() [len(formatNames)][]string {
+	var v [len(formatNames)][]string
+	for i, n := range formatNames {
+		v[i] = []string{n}
+	}
+	return v
+}()
+
 // notificationHeader returns the headers every send of n carries.
 func notificationHeader(n *Notification, extra int) http.Header {
 	h := make(http.Header, len(n.Headers)+3+extra)
 	h["Content-Type"] = []string{n.contentType()}
-	h["Servicebusnotification-Format"] = []string{n.Format.String()}
+	h["Servicebusnotification-Format"] = formatHeaderValues[n.Format]
 	for k, v := range n.Headers {
 		h[http.CanonicalHeaderKey(k)] = []string{v}
 	}
@@ -143,13 +153,29 @@ func sendResult(resp *response) *SendResult {
 		TrackingID:    resp.header.Get("TrackingId"),
 		CorrelationID: resp.header.Get("x-ms-correlation-request-id"),
 	}
-	if loc := resp.header.Get("Location"); loc != "" {
-		if u, err := url.Parse(loc); err == nil {
-			p := strings.TrimRight(u.Path, "/")
-			r.NotificationID = p[strings.LastIndexByte(p, '/')+1:]
+	r.NotificationID = notificationID(resp.header.Get("Location"))
+	return r
+}
+
+// notificationID returns the last path segment of a Location URL, as in
+// https://NS/HUB/messages/ID?api-version=2020-06.
+func notificationID(location string) string {
+	p, _, _ := strings.Cut(location, "?")
+	p, _, _ = strings.Cut(p, "#")
+	p = strings.TrimRight(p, "/")
+	if i := strings.Index(p, "://"); i >= 0 {
+		p = p[i+3:]
+		if j := strings.IndexByte(p, '/'); j >= 0 {
+			p = p[j:]
+		} else {
+			return ""
 		}
 	}
-	return r
+	id := p[strings.LastIndexByte(p, '/')+1:]
+	if u, err := url.PathUnescape(id); err == nil {
+		return u
+	}
+	return id
 }
 
 // SendAppleNotification sends an APNs payload (see NewAppleNotification).
@@ -255,7 +281,7 @@ func (c *Client) SendDirectBatchNotification(ctx context.Context, n *Notificatio
 			h[http.CanonicalHeaderKey(k)] = []string{v}
 		}
 		h["Content-Type"] = []string{ctype}
-		h["Servicebusnotification-Format"] = []string{n.Format.String()}
+		h["Servicebusnotification-Format"] = formatHeaderValues[n.Format]
 		resp, err := c.do(ctx, &request{method: http.MethodPost, url: c.batchURL, body: body, header: h})
 		if err != nil {
 			res.Failed = append(res.Failed, BatchFailure{DeviceHandles: chunk, Err: err})

@@ -1,0 +1,143 @@
+package nhclient_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nhpush/nhpush/nhclient"
+)
+
+// TestMain doubles as the benchmark's server: run with
+// NHCLIENT_BENCH_SERVER=1 the test binary serves a floor NH (201 with
+// Location and TrackingId for every POST) over TLS, in its own process, so
+// that the benchmark's allocations are the client's alone.
+func TestMain(m *testing.M) {
+	if os.Getenv("NHCLIENT_BENCH_SERVER") == "1" {
+		serveFloor()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func serveFloor() {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Location", "https://"+r.Host+"/hub/messages/1?api-version=2020-06")
+		w.Header().Set("TrackingId", "t")
+		w.WriteHeader(http.StatusCreated)
+	}))
+	srv.StartTLS()
+	fmt.Printf("%s %s\n", srv.URL, base64.StdEncoding.EncodeToString(srv.Certificate().Raw))
+	io.Copy(io.Discard, os.Stdin) // serve until the parent closes stdin
+	srv.Close()
+}
+
+// startFloor runs the floor server in a child process and returns its URL
+// and a transport that trusts it, tuned as nhclient's own.
+func startFloor(b *testing.B) (string, func() *http.Transport) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "NHCLIENT_BENCH_SERVER=1", "GOMAXPROCS=1")
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatal(err)
+	}
+	url, certB64, _ := strings.Cut(strings.TrimSpace(line), " ")
+	der, _ := base64.StdEncoding.DecodeString(certB64)
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return url, func() *http.Transport {
+		return &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConns: 100, MaxIdleConnsPerHost: 100, IdleConnTimeout: 90 * time.Second}
+	}
+}
+
+// runConcurrent runs fn b.N times with conc goroutines.
+func runConcurrent(b *testing.B, conc int, fn func() error) {
+	b.ReportAllocs()
+	if conc == 1 {
+		for b.Loop() {
+			if err := fn(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return
+	}
+	b.SetParallelism((conc + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := fn(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkSend compares nhclient's Send with plain net/http doing the same
+// POST (same URL, headers and body, a token signed once) to the same TLS
+// server, at concurrency 1 and 32. `make bench` prints the ratio.
+func BenchmarkSend(b *testing.B) {
+	url, transport := startFloor(b)
+	body := []byte(`{"aps":{"alert":"benchmark"}}`)
+	sendURL := url + "/hub/messages/?api-version=2020-06"
+	token := nhclient.GenerateSASToken(url+"/hub", "rule", "secret", time.Now().Add(time.Hour))
+	for _, conc := range []int{1, 32} {
+		b.Run(fmt.Sprintf("plain/c=%d", conc), func(b *testing.B) {
+			hc := &http.Client{Transport: transport()}
+			runConcurrent(b, conc, func() error {
+				req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, sendURL, bytes.NewReader(body))
+				if err != nil {
+					return err
+				}
+				req.Header["Content-Type"] = []string{"application/json;charset=utf-8"}
+				req.Header["Servicebusnotification-Format"] = []string{"apple"}
+				req.Header["Authorization"] = []string{token}
+				resp, err := hc.Do(req)
+				if err != nil {
+					return err
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusCreated {
+					return fmt.Errorf("status %d", resp.StatusCode)
+				}
+				return nil
+			})
+		})
+		b.Run(fmt.Sprintf("nhclient/c=%d", conc), func(b *testing.B) {
+			c, err := nhclient.NewClient(url, "hub", nhclient.Key{Name: "rule", Value: "secret"},
+				&nhclient.ClientOptions{HTTPClient: &http.Client{Transport: transport()}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			n := nhclient.NewAppleNotification(body, nil)
+			runConcurrent(b, conc, func() error {
+				_, err := c.Send(context.Background(), n, nil)
+				return err
+			})
+		})
+	}
+}
