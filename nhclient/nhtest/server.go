@@ -138,14 +138,14 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", s.opts.Addr, err)
 	}
-	s.listener = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{s.tlsCert}, NextProtos: []string{"h2", "http/1.1"}, MinVersion: tls.VersionTLS12})
+	s.listener = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{s.tlsCert}, NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12})
 	s.URL = "https://" + ln.Addr().String()
 	host := strings.TrimPrefix(s.URL, "https://")
 	s.ConnectionString = s.connectionString(host, s.ruleNamed(FullRuleName, RightSend))
 	s.ListenConnectionString = s.connectionString(host, s.ruleNamed(ListenRuleName, RightListen))
 	pool := x509.NewCertPool()
 	pool.AddCert(s.cert)
-	s.client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 100}}
+	s.client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: 100}}
 	s.srv = &http.Server{Handler: s.Handler(), ErrorLog: s.opts.ErrorLog, ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(1)
 	go func() {

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -146,10 +148,15 @@ func (s *state) installations(hub string) []Installation {
 	return out
 }
 
+// idPrefix makes ids unique across emulator processes; idCounter within one.
+var (
+	idPrefix  = func() string { b := make([]byte, 8); rand.Read(b); return hex.EncodeToString(b) }()
+	idCounter atomic.Uint64
+)
+
+// newID returns a unique id for a notification, tracking or correlation id.
 func newID() string {
-	b := make([]byte, 16)
-	rand.Read(b)
-	return hex.EncodeToString(b)
+	return idPrefix + strconv.FormatUint(0x1000000000000000|idCounter.Add(1), 16)
 }
 
 func (s *state) record(n Notification) {
@@ -185,7 +192,7 @@ func (s *state) cancel(hub, id string) bool {
 func (s *state) list() []Notification {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Notification(nil), s.notifications...)
+	return append(make([]Notification, 0, len(s.notifications)), s.notifications...)
 }
 
 func (s *state) reset() {
@@ -225,7 +232,7 @@ func tagSet(i *Installation, extra []string) map[string]bool {
 // deliveries computes which installations of hub a send reaches, and the
 // payload each gets (templates expanded with the send's properties).
 func (s *state) deliveries(hub, format string, body []byte, audience tagExpr) []Delivery {
-	var out []Delivery
+	out := []Delivery{}
 	for _, inst := range s.installations(hub) {
 		if inst.PushChannelExpired {
 			continue
