@@ -1,0 +1,110 @@
+package handler
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/nhpush/nhpush/nhclient"
+)
+
+// Config is the environment contract of DESIGN.md, read and checked once at
+// start.
+type Config struct {
+	ConnectionString string // NH_CONNECTION_STRING
+	Hub              string // NH_HUB_NAME, or the connection string's EntityPath
+	ResourceID       string // NH_RESOURCE_ID (managed identity)
+	AuthRule         string // NH_AUTH_RULE
+	ARMEndpoint      string // NH_ARM_ENDPOINT
+	Debug            bool   // NH_DEBUG=1
+	LogLevel         slog.Level
+}
+
+// Defaults of the optional settings.
+const (
+	DefaultAuthRule    = "DefaultFullSharedAccessSignature"
+	DefaultARMEndpoint = "https://management.azure.com"
+)
+
+// ConfigFromEnv reads the settings through getenv (os.Getenv). A missing or
+// malformed setting is an error that names it and never holds a secret.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		ConnectionString: strings.TrimSpace(getenv("NH_CONNECTION_STRING")),
+		Hub:              strings.TrimSpace(getenv("NH_HUB_NAME")),
+		ResourceID:       strings.TrimSpace(getenv("NH_RESOURCE_ID")),
+		AuthRule:         strings.TrimSpace(getenv("NH_AUTH_RULE")),
+		ARMEndpoint:      strings.TrimSpace(getenv("NH_ARM_ENDPOINT")),
+	}
+	if c.AuthRule == "" {
+		c.AuthRule = DefaultAuthRule
+	}
+	if c.ARMEndpoint == "" {
+		c.ARMEndpoint = DefaultARMEndpoint
+	}
+	switch d := strings.TrimSpace(getenv("NH_DEBUG")); d {
+	case "", "0", "false":
+	case "1", "true":
+		c.Debug = true
+	default:
+		return Config{}, fmt.Errorf("NH_DEBUG must be 1 or 0, got %q", d)
+	}
+	switch lv := strings.ToLower(strings.TrimSpace(getenv("LOG_LEVEL"))); lv {
+	case "", "info":
+		c.LogLevel = slog.LevelInfo
+	case "debug":
+		c.LogLevel = slog.LevelDebug
+	case "warn", "warning":
+		c.LogLevel = slog.LevelWarn
+	case "error":
+		c.LogLevel = slog.LevelError
+	default:
+		return Config{}, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, got %q", lv)
+	}
+	if c.Debug && c.LogLevel > slog.LevelDebug {
+		c.LogLevel = slog.LevelDebug // NH_DEBUG dumps are debug records
+	}
+	switch {
+	case c.ConnectionString != "":
+		cs, err := nhclient.ParseConnectionString(c.ConnectionString)
+		if err != nil {
+			return Config{}, fmt.Errorf("NH_CONNECTION_STRING: %s", strings.TrimPrefix(err.Error(), "nhclient: "))
+		}
+		if c.Hub == "" {
+			c.Hub = cs.EntityPath
+		}
+		if c.Hub == "" {
+			return Config{}, errors.New("NH_HUB_NAME is not set and NH_CONNECTION_STRING has no EntityPath")
+		}
+	case c.ResourceID != "":
+		return Config{}, errors.New("NH_RESOURCE_ID is set but managed identity is not supported by this build; set NH_CONNECTION_STRING")
+	default:
+		return Config{}, errors.New("NH_CONNECTION_STRING is not set (the hub's connection string from the portal's Access Policies)")
+	}
+	return c, nil
+}
+
+// NewLogger returns the JSON logger the settings ask for.
+func (c Config) NewLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: c.LogLevel}))
+}
+
+// NewClient returns the process's nhclient.Client. opts may be nil; Debug
+// and Logger are filled in from the settings.
+func (c Config) NewClient(logger *slog.Logger, opts *nhclient.ClientOptions) (*nhclient.Client, error) {
+	var o nhclient.ClientOptions
+	if opts != nil {
+		o = *opts
+	}
+	o.Debug = o.Debug || c.Debug
+	if o.Logger == nil {
+		o.Logger = logger
+	}
+	client, err := nhclient.NewClientFromConnectionString(c.ConnectionString, c.Hub, &o)
+	if err != nil {
+		return nil, fmt.Errorf("NH_CONNECTION_STRING / NH_HUB_NAME: %s", strings.TrimPrefix(err.Error(), "nhclient: "))
+	}
+	return client, nil
+}
