@@ -8,7 +8,7 @@ BIN       := $(CURDIR)/bin
 PKGS      := ./...
 BENCHTIME ?= 2s
 
-.PHONY: all build test bench lint fmt fuzz clean
+.PHONY: all build test bench lint fmt fuzz clean run run-smoke azure
 
 all: build
 
@@ -19,6 +19,7 @@ build:
 test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 $(PKGS)
+	scripts/run.sh --smoke
 
 ## bench: the benchmarks, each against its plain net/http baseline in the same run.
 bench:
@@ -40,3 +41,21 @@ fuzz:
 
 clean:
 	rm -rf $(BIN) dist .aws-sam
+
+## run: the local NH emulator and the custom handler on loopback, with curl commands to try.
+run:
+	scripts/run.sh
+
+## run-smoke: what `make run` starts, with its curl commands run and checked.
+run-smoke:
+	scripts/run.sh --smoke
+
+## azure: a folder ready for `func start` and `func azure functionapp publish`.
+AZURE_GOARCH ?= amd64
+azure:
+	rm -rf dist/azure && mkdir -p dist/azure
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(AZURE_GOARCH) $(GO) build -trimpath -ldflags "-s -w" -o dist/azure/handler ./functions/azure
+	cp host.json local.settings.sample.json dist/azure/
+	for f in functions/azure/*/function.json; do d=$$(basename $$(dirname $$f)); mkdir -p dist/azure/$$d; cp $$f dist/azure/$$d/; done
+	@echo "dist/azure is ready: cd dist/azure && func start (or: func azure functionapp publish APP)"
+	@ls -l dist/azure/handler

@@ -84,9 +84,9 @@ func (e *env) post(t *testing.T, body string) (int, map[string]any) {
 func outcomeIDs(out map[string]any) []string {
 	var ids []string
 	o, _ := out["outcome"].(map[string]any)
-	rs, _ := o["Results"].([]any)
+	rs, _ := o["results"].([]any)
 	for _, r := range rs {
-		ids = append(ids, r.(map[string]any)["RegistrationID"].(string))
+		ids = append(ids, r.(map[string]any)["registrationId"].(string))
 	}
 	return ids
 }

@@ -46,17 +46,17 @@ type SendResult struct {
 
 // NotificationOutcome is the answer to a test send.
 type NotificationOutcome struct {
-	Success int                  `xml:"Success"`
-	Failure int                  `xml:"Failure"`
-	Results []RegistrationResult `xml:"Results>RegistrationResult"`
+	Success int                  `xml:"Success" json:"success"`
+	Failure int                  `xml:"Failure" json:"failure"`
+	Results []RegistrationResult `xml:"Results>RegistrationResult" json:"results"`
 }
 
 // RegistrationResult is the outcome of a test send for one registration.
 type RegistrationResult struct {
-	ApplicationPlatform string `xml:"ApplicationPlatform"`
-	PnsHandle           string `xml:"PnsHandle"`
-	RegistrationID      string `xml:"RegistrationId"`
-	Outcome             string `xml:"Outcome"`
+	ApplicationPlatform string `xml:"ApplicationPlatform" json:"applicationPlatform"`
+	PnsHandle           string `xml:"PnsHandle" json:"pnsHandle"`
+	RegistrationID      string `xml:"RegistrationId" json:"registrationId"`
+	Outcome             string `xml:"Outcome" json:"outcome"`
 }
 
 // audienceHeader validates opts and returns the ServiceBusNotification-Tags

@@ -64,8 +64,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 type proc struct {
 	emu  *nhtest.Server
@@ -140,7 +144,7 @@ func TestProxiedHTTP(t *testing.T) {
 	p.emu.PutInstallation(p.emu.Hub, nhtest.Installation{InstallationID: "i1", Platform: "apns", PushChannel: json.RawMessage(`"t"`), Tags: []string{"sports"}})
 	st, body := p.post(t, "/api/notifications", "application/json", `{"platform":"apple","payload":{"aps":{"alert":"hi"}},"tags":["sports"],"test":true}`)
 	require.Equal(t, 201, st, string(body))
-	assert.Contains(t, string(body), `"RegistrationID":"i1"`)
+	assert.Contains(t, string(body), `"registrationId":"i1"`)
 	st, body = p.post(t, "/api/notifications", "application/json", `{"platform":"apple"}`)
 	assert.Equal(t, 400, st)
 	assert.Contains(t, string(body), `"code":"missing_payload"`)

@@ -101,4 +101,3 @@ func FuzzInvocation(f *testing.F) {
 		}
 	})
 }
-
