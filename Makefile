@@ -8,7 +8,7 @@ BIN       := $(CURDIR)/bin
 PKGS      := ./...
 BENCHTIME ?= 2s
 
-.PHONY: all build test bench lint fmt fuzz clean run run-smoke azure
+.PHONY: all build test bench lint fmt fuzz clean run run-smoke azure rie lambda build-NotificationsApiFunction build-NotificationsQueueFunction
 
 all: build
 
@@ -16,7 +16,7 @@ build:
 	$(GO) build $(PKGS)
 
 ## test: vet, then every test with the race detector.
-test:
+test: rie
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 $(PKGS)
 	scripts/run.sh --smoke
@@ -59,3 +59,24 @@ azure:
 	for f in functions/azure/*/function.json; do d=$$(basename $$(dirname $$f)); mkdir -p dist/azure/$$d; cp $$f dist/azure/$$d/; done
 	@echo "dist/azure is ready: cd dist/azure && func start (or: func azure functionapp publish APP)"
 	@ls -l dist/azure/handler
+
+## rie: the AWS Lambda Runtime Interface Emulator, at its pinned version, into bin/ (tests use it).
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
+rie: $(BIN)/aws-lambda-rie
+$(BIN)/aws-lambda-rie: Makefile
+	GOBIN=$(BIN) $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+	@touch $@
+
+## lambda: the bootstrap for linux/arm64 and linux/amd64, stripped, with their sizes.
+LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
+lambda:
+	@for arch in arm64 amd64; do \
+		mkdir -p dist/lambda/$$arch && \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build $(LAMBDA_FLAGS) -o dist/lambda/$$arch/bootstrap ./functions/lambda && \
+		echo "dist/lambda/$$arch/bootstrap: $$(stat -c %s dist/lambda/$$arch/bootstrap) bytes"; \
+	done
+
+# sam build (BuildMethod: makefile) calls build-<LogicalId> with ARTIFACTS_DIR set.
+LAMBDA_GOARCH ?= arm64
+build-NotificationsApiFunction build-NotificationsQueueFunction:
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_GOARCH) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/lambda

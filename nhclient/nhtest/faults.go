@@ -32,6 +32,10 @@ type Fault struct {
 	// PathContains restricts the fault to request paths containing it
 	// (for example "/messages"); empty matches every NH route.
 	PathContains string `json:"pathContains,omitempty"`
+	// Match restricts the fault to requests whose ServiceBusNotification-Tags
+	// or ServiceBusNotification-DeviceHandle header contains it, to fail
+	// chosen notifications only.
+	Match string `json:"match,omitempty"`
 }
 
 // Duration is a time.Duration that reads and writes JSON as "250ms".
@@ -83,6 +87,10 @@ func (f *faultSet) pick(r *http.Request) (Fault, bool) {
 	defer f.mu.Unlock()
 	for i, a := range f.faults {
 		if a.PathContains != "" && !strings.Contains(r.URL.Path, a.PathContains) {
+			continue
+		}
+		if a.Match != "" && !strings.Contains(r.Header.Get("ServiceBusNotification-Tags"), a.Match) &&
+			!strings.Contains(r.Header.Get("ServiceBusNotification-DeviceHandle"), a.Match) {
 			continue
 		}
 		if a.Fraction > 0 && rand.Float64() >= a.Fraction {

@@ -78,6 +78,19 @@ func TestFaultPathFilter(t *testing.T) {
 	assert.Equal(t, 500, f.do("GET", "/installations/x?api-version=2020-06", nil, "").status)
 }
 
+func TestFaultMatch(t *testing.T) {
+	f := newFixture(t)
+	f.srv.InjectFault(Fault{Fraction: 1, Status: 503, Match: "vip"})
+	r := f.do("POST", "/messages/?api-version=2020-06", merge(jsonHdr("apple"), "ServiceBusNotification-Tags", "news"), `{"aps":{}}`)
+	assert.Equal(t, 201, r.status)
+	for range 3 {
+		r = f.do("POST", "/messages/?api-version=2020-06", merge(jsonHdr("apple"), "ServiceBusNotification-Tags", "vip || x"), `{"aps":{}}`)
+		assert.Equal(t, 503, r.status)
+	}
+	r = f.do("POST", "/messages/?api-version=2020-06&direct", merge(jsonHdr("apple"), "ServiceBusNotification-DeviceHandle", "vip-phone"), `{"aps":{}}`)
+	assert.Equal(t, 503, r.status)
+}
+
 func TestFaultLatencyDropStall(t *testing.T) {
 	f := newFixture(t)
 	f.srv.InjectFault(Fault{Latency: Duration(150 * time.Millisecond)})

@@ -1,0 +1,272 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nhpush/nhpush/nhclient/nhtest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// These tests build the real bootstrap (-tags lambda.norpc) and run it under
+// the real Lambda Runtime Interface Emulator, against the NH emulator. The
+// RIE is installed at its pinned version by `make test` (bin/aws-lambda-rie);
+// AWS_LAMBDA_RIE names another. They are never skipped.
+
+func rieBinary(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("AWS_LAMBDA_RIE"); p != "" {
+		return p
+	}
+	if p, err := filepath.Abs("../../bin/aws-lambda-rie"); err == nil {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("aws-lambda-rie"); err == nil {
+		return p
+	}
+	t.Fatal("aws-lambda-rie not found: run `make rie` (make test does) to install the pinned Runtime Interface Emulator into bin/")
+	return ""
+}
+
+var (
+	buildOnce sync.Once
+	bootstrap string
+	buildErr  error
+)
+
+func buildBootstrap(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "nhpush-lambda")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		bootstrap = filepath.Join(dir, "bootstrap")
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bootstrap, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	require.NoError(t, buildErr)
+	return bootstrap
+}
+
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+type rie struct {
+	emu    *nhtest.Server
+	cmd    *exec.Cmd
+	invURL string
+	logs   *lockedBuffer
+}
+
+func startRIE(t *testing.T, extraEnv ...string) *rie {
+	t.Helper()
+	boot := buildBootstrap(t)
+	emu := nhtest.NewServer()
+	t.Cleanup(emu.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(ca, emu.CertificatePEM(), 0o600))
+	port, apiPort := freePort(t), freePort(t)
+	cmd := exec.Command(rieBinary(t), "--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port),
+		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort), boot)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "NH_CONNECTION_STRING=" + emu.ConnectionString,
+		"NH_HUB_NAME=" + emu.Hub, "SSL_CERT_FILE=" + ca, "SQS_CONCURRENCY=4"}, extraEnv...)
+	logs := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	r := &rie{emu: emu, cmd: cmd, invURL: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", port), logs: logs}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "RIE did not listen: %s", logs.String())
+		time.Sleep(10 * time.Millisecond)
+	}
+	return r
+}
+
+func (r *rie) invoke(t *testing.T, event any) []byte {
+	t.Helper()
+	b, err := json.Marshal(event)
+	require.NoError(t, err)
+	resp, err := http.Post(r.invURL, "application/json", bytes.NewReader(b))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	require.Equal(t, 200, resp.StatusCode, "%s\n%s", out, r.logs.String())
+	return out
+}
+
+func httpEvent(method, path, body string) map[string]any {
+	return map[string]any{
+		"version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
+		"headers":        map[string]string{"content-type": "application/json"},
+		"requestContext": map[string]any{"stage": "$default", "http": map[string]string{"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"}},
+		"body":           body, "isBase64Encoded": false,
+	}
+}
+
+type httpResp struct {
+	StatusCode int               `json:"statusCode"`
+	Headers    map[string]string `json:"headers"`
+	Body       string            `json:"body"`
+}
+
+func TestRIEHTTPSendsAndInstallations(t *testing.T) {
+	r := startRIE(t)
+	var res httpResp
+	require.NoError(t, json.Unmarshal(r.invoke(t, httpEvent("PUT", "/api/installations/rie-1", `{"platform":"apns","pushChannel":"tok","tags":["sports"]}`)), &res))
+	assert.Equal(t, 204, res.StatusCode, res.Body)
+	require.NoError(t, json.Unmarshal(r.invoke(t, httpEvent("POST", "/api/notifications", `{"platform":"apple","payload":{"aps":{"alert":"hi"}},"tags":["sports"],"test":true}`)), &res))
+	assert.Equal(t, 201, res.StatusCode, res.Body)
+	assert.Contains(t, res.Body, `"registrationId":"rie-1"`)
+	require.NoError(t, json.Unmarshal(r.invoke(t, httpEvent("GET", "/api/installations/rie-1", "")), &res))
+	assert.Equal(t, 200, res.StatusCode)
+	assert.Contains(t, res.Body, `"pushChannel":"tok"`)
+	require.NoError(t, json.Unmarshal(r.invoke(t, httpEvent("POST", "/api/notifications", `{"platform":"apple","payload":{}, "tags":["bad tag"]}`)), &res))
+	assert.Equal(t, 400, res.StatusCode)
+	assert.Contains(t, res.Body, `"code":"invalid_tag"`)
+	assert.Len(t, r.emu.Notifications(), 1)
+}
+
+func sqsRecord(id, body string) map[string]any {
+	return map[string]any{"messageId": id, "receiptHandle": "rh-" + id, "body": body, "eventSource": "aws:sqs",
+		"eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:notifications", "awsRegion": "us-east-1",
+		"attributes": map[string]string{"ApproximateReceiveCount": "1", "SentTimestamp": "1733300000000"}}
+}
+
+func TestRIESQSBatchReportsExactlyTheFailures(t *testing.T) {
+	r := startRIE(t)
+	// Valid records carry a unique tag so that each can be found once in
+	// the emulator; invalid ones can never succeed; some valid ones hit
+	// injected 503s on every try (transient) and must come back.
+	r.emu.InjectFault(nhtest.Fault{Fraction: 1, Status: 503, Match: "r03"})
+	r.emu.InjectFault(nhtest.Fault{Fraction: 1, Status: 429, RetryAfter: "0", Match: "r11"})
+	var records []any
+	wantFailed := map[string]bool{}
+	valid := map[string]bool{}
+	for i := range 20 {
+		id := fmt.Sprintf("msg-%02d", i)
+		switch {
+		case i%5 == 0:
+			records = append(records, sqsRecord(id, `{"platform":"apple","payload":"not an object"}`))
+			wantFailed[id] = true
+		case i%7 == 0:
+			records = append(records, sqsRecord(id, `not json`))
+			wantFailed[id] = true
+		default:
+			records = append(records, sqsRecord(id, fmt.Sprintf(`{"platform":"fcmv1","payload":{"data":{"n":"%d"}},"tags":["r%02d"]}`, i, i)))
+			valid[id] = true
+		}
+	}
+	var resp struct {
+		BatchItemFailures []struct{ ItemIdentifier string } `json:"batchItemFailures"`
+	}
+	require.NoError(t, json.Unmarshal(r.invoke(t, map[string]any{"Records": records}), &resp))
+	failed := map[string]bool{}
+	for _, f := range resp.BatchItemFailures {
+		failed[f.ItemIdentifier] = true
+	}
+	accepted := map[string]int{}
+	for _, n := range r.emu.Notifications() {
+		accepted["msg-"+strings.TrimPrefix(n.Tags, "r")]++
+	}
+	transient := 0
+	for id := range valid {
+		switch accepted[id] {
+		case 1:
+			assert.False(t, failed[id], "%s was sent and must not be reported", id)
+		case 0:
+			assert.True(t, failed[id], "%s was not sent and must come back", id)
+			transient++
+		default:
+			t.Errorf("%s accepted %d times", id, accepted[id])
+		}
+	}
+	for id := range wantFailed {
+		assert.True(t, failed[id], "%s can never succeed and must be reported", id)
+	}
+	assert.Equal(t, 2, transient, "the injected 503 and 429 made exactly two valid records fail")
+	assert.True(t, failed["msg-03"] && failed["msg-11"])
+	assert.Len(t, failed, len(wantFailed)+transient, "batchItemFailures names exactly the failed records")
+
+	// The transient ones come back on the next delivery and succeed.
+	r.emu.ClearFaults()
+	var again []any
+	for _, rec := range records {
+		if id := rec.(map[string]any)["messageId"].(string); valid[id] && accepted[id] == 0 {
+			again = append(again, rec)
+		}
+	}
+	require.Len(t, again, 2)
+	resp.BatchItemFailures = nil
+	require.NoError(t, json.Unmarshal(r.invoke(t, map[string]any{"Records": again}), &resp))
+	assert.NotNil(t, resp.BatchItemFailures)
+	assert.Empty(t, resp.BatchItemFailures)
+	assert.Len(t, r.emu.Notifications(), len(valid), "every valid record accepted exactly once in the end")
+}
+
+func TestRIEStartupErrorNamesTheSetting(t *testing.T) {
+	// A broken setting: the bootstrap exits at init with one line naming it.
+	boot := buildBootstrap(t)
+	port, apiPort := freePort(t), freePort(t)
+	cmd := exec.Command(rieBinary(t), "--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port),
+		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort), boot)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "NH_CONNECTION_STRING=Endpoint=sb://x/;SharedAccessKeyName=k;SharedAccessKey=TOPSECRET"}
+	logs := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	require.NoError(t, cmd.Start())
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	for i := 0; i < 200; i++ {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", port), "application/json", strings.NewReader(`{}`))
+	if err == nil {
+		resp.Body.Close()
+	}
+	time.Sleep(100 * time.Millisecond)
+	assert.Contains(t, logs.String(), "nhpush: NH_HUB_NAME is not set and NH_CONNECTION_STRING has no EntityPath")
+	assert.NotContains(t, logs.String(), "TOPSECRET")
+}
