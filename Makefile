@@ -21,9 +21,20 @@ test: rie
 	$(GO) test -race -count=1 $(PKGS)
 	scripts/run.sh --smoke
 
-## bench: the benchmarks, each against its plain net/http baseline in the same run.
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./nhclient/ ./nhclient/nhtest/ | awk -f scripts/benchtable.awk
+## bench: every benchmark next to its baseline in the same run, then one table with the ratios,
+## start-to-first-answer, peak memory and binary sizes.
+bench: rie
+	@mkdir -p $(BIN)
+	{ $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./nhclient/ ./nhclient/nhtest/ ./handler/; \
+	  $(GO) test -run '^$$' -bench ColdStart -benchtime 20x ./functions/azure/; \
+	  $(GO) test -run '^$$' -bench RIEColdStart -benchtime 10x ./functions/lambda/; \
+	  $(GO) test -run '^$$' -bench RIEInvocations -benchtime 1x ./functions/lambda/; } | tee $(BIN)/bench.txt | awk -f scripts/benchtable.awk
+	@$(MAKE) -s azure >/dev/null && $(MAKE) -s lambda >/dev/null
+	@echo
+	@echo "stripped binaries: azure handler (linux/$(AZURE_GOARCH)) $$(stat -c %s dist/azure/handler) bytes;" \
+	  "lambda bootstrap arm64 $$(stat -c %s dist/lambda/arm64/bootstrap) bytes, amd64 $$(stat -c %s dist/lambda/amd64/bootstrap) bytes"
+	@grep -h -E 'ColdStart|RIEInvocations' $(BIN)/bench.txt | sed 's/^/process: /'
+	@echo "machine: $$(nproc) cores, $$(free -g | awk '/Mem:/{print $$2}') GiB, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $$($(GO) version | cut -d' ' -f3)"
 
 ## lint: gofmt and go vet must be clean.
 lint:

@@ -35,8 +35,12 @@ const DefaultAPIVersion = "2020-06"
 type ClientOptions struct {
 	// HTTPClient sends the requests. Default: a client of its own whose
 	// transport keeps up to 100 idle connections per host alive (for
-	// concurrent sends) with 10 s dial and TLS-handshake timeouts and a 60 s
-	// wait for response headers. http.DefaultTransport is never modified.
+	// concurrent sends), with 10 s dial and TLS-handshake timeouts, and
+	// trusts the system roots (SSL_CERT_FILE on Linux). With it, TryTimeout
+	// is enforced by the transport (the wait for response headers) and a
+	// guard on reading the body; with a client of yours, through each try's
+	// context, which costs a timer per try. http.DefaultTransport is never
+	// modified.
 	HTTPClient *http.Client
 	// TokenLifetime is how long each SAS token is valid. Tokens are cached
 	// and renewed when a quarter of the lifetime is left. Default (zero):
@@ -80,7 +84,10 @@ type Client struct {
 	apiQuery   string // "api-version=2020-06"
 	signer     *sasSigner
 	httpClient *http.Client
-	retry      RetryOptions
+	// ownTransport: httpClient is the client's own, whose transport bounds
+	// the wait for headers by TryTimeout.
+	ownTransport bool
+	retry        RetryOptions
 	debug      bool
 	log        *slog.Logger
 	now        func() time.Time
@@ -132,8 +139,12 @@ func NewClient(endpoint, hub string, key Key, options *ClientOptions) (*Client, 
 		now:        time.Now,
 		sleep:      sleepContext,
 	}
+	if c.retry.TryTimeout <= 0 {
+		c.retry.TryTimeout = 30 * time.Second
+	}
 	if c.httpClient == nil {
-		c.httpClient = &http.Client{Transport: newTransport()}
+		c.httpClient = &http.Client{Transport: newTransport(c.retry.TryTimeout)}
+		c.ownTransport = true
 	}
 	if c.log == nil {
 		c.log = slog.Default()
@@ -157,9 +168,6 @@ func NewClient(endpoint, hub string, key Key, options *ClientOptions) (*Client, 
 	if c.retry.MaxDelay <= 0 {
 		c.retry.MaxDelay = 30 * time.Second
 	}
-	if c.retry.TryTimeout <= 0 {
-		c.retry.TryTimeout = 30 * time.Second
-	}
 	c.sendURL = c.hubURL + "/messages/?" + c.apiQuery
 	c.directURL = c.sendURL + "&direct"
 	c.testURL = c.sendURL + "&test"
@@ -178,7 +186,7 @@ func (c *Client) HubURL() string { return c.hubURL }
 // cached token is dropped.
 func (c *Client) SetKey(k Key) { c.signer.SetKey(k) }
 
-func newTransport() *http.Transport {
+func newTransport(tryTimeout time.Duration) *http.Transport {
 	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -187,7 +195,7 @@ func newTransport() *http.Transport {
 		MaxIdleConnsPerHost:   100,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 60 * time.Second,
+		ResponseHeaderTimeout: tryTimeout,
 		ExpectContinueTimeout: time.Second,
 		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
 	}
@@ -265,8 +273,10 @@ func sleepContext(ctx context.Context, d time.Duration) error {
 
 // try sends r once.
 func (c *Client) try(ctx context.Context, r *request) (*response, error) {
-	// Bound the try unless the caller's deadline is sooner anyway.
-	if d, ok := ctx.Deadline(); !ok || time.Until(d) > c.retry.TryTimeout {
+	// With a client of the caller's, bound the try through its context
+	// (unless the caller's deadline is sooner anyway); our own transport
+	// bounds the wait for headers itself, and the body read is guarded below.
+	if d, ok := ctx.Deadline(); !c.ownTransport && (!ok || time.Until(d) > c.retry.TryTimeout) {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.retry.TryTimeout)
 		defer cancel()
@@ -294,6 +304,10 @@ func (c *Client) try(ctx context.Context, r *request) (*response, error) {
 	}
 	var data []byte
 	if resp.ContentLength != 0 {
+		if c.ownTransport { // a body that stalls is cut at TryTimeout
+			guard := time.AfterFunc(c.retry.TryTimeout, func() { resp.Body.Close() })
+			defer guard.Stop()
+		}
 		data, err = io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
 	}
 	resp.Body.Close()

@@ -2,6 +2,7 @@ package nhclient
 
 import (
 	"bytes"
+	"crypto/x509"
 	"context"
 	"errors"
 	"log/slog"
@@ -221,4 +222,54 @@ func TestDebugFromEnvironment(t *testing.T) {
 	c, err = NewClient("https://ns", "h", Key{"k", "s"}, nil)
 	require.NoError(t, err)
 	assert.False(t, c.debug)
+}
+
+// ownClient returns a client with its own transport (the default), made to
+// trust the test server.
+func ownClient(t *testing.T, ws *wireServer, opts *ClientOptions) *Client {
+	c, err := NewClient(ws.URL, "hub", Key{"rule", "secret"}, opts)
+	require.NoError(t, err)
+	require.True(t, c.ownTransport)
+	pool := x509.NewCertPool()
+	pool.AddCert(ws.Certificate())
+	c.httpClient.Transport.(*http.Transport).TLSClientConfig.RootCAs = pool
+	c.sleep = func(context.Context, time.Duration) error { return nil }
+	return c
+}
+
+func TestOwnTransportBoundsEachTry(t *testing.T) {
+	ws := newWireServer(t)
+	ws.script(
+		func(w http.ResponseWriter) { time.Sleep(400 * time.Millisecond) }, // headers too late
+		func(w http.ResponseWriter) { // headers, then a body that stalls
+			w.Header().Set("Content-Length", "100")
+			w.WriteHeader(201)
+			w.Write([]byte("<Notif"))
+			w.(http.Flusher).Flush()
+			time.Sleep(400 * time.Millisecond)
+		},
+		nil,
+	)
+	c := ownClient(t, ws, &ClientOptions{Retry: RetryOptions{TryTimeout: 100 * time.Millisecond}})
+	start := time.Now()
+	res, err := c.Send(context.Background(), NewAppleNotification([]byte(`{}`), nil), &SendOptions{Test: false})
+	require.NoError(t, err, "both slow tries are cut and retried")
+	assert.Equal(t, "n-1", res.NotificationID)
+	assert.Len(t, ws.requests(), 3)
+	assert.Less(t, time.Since(start), 700*time.Millisecond)
+}
+
+func TestCallersClientBoundedByContext(t *testing.T) {
+	ws := newWireServer(t)
+	ws.script(func(w http.ResponseWriter) {
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(201)
+		w.(http.Flusher).Flush()
+		time.Sleep(400 * time.Millisecond)
+	}, nil)
+	c := ws.client(t, &ClientOptions{Retry: RetryOptions{TryTimeout: 100 * time.Millisecond}})
+	require.False(t, c.ownTransport)
+	_, err := c.Send(context.Background(), NewAppleNotification([]byte(`{}`), nil), nil)
+	require.NoError(t, err)
+	assert.Len(t, ws.requests(), 2)
 }

@@ -33,7 +33,7 @@ var (
 	buildErr  error
 )
 
-func buildHandler(t *testing.T) string {
+func buildHandler(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "nhpush-handler")
@@ -51,7 +51,7 @@ func buildHandler(t *testing.T) string {
 	return binPath
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
@@ -298,3 +298,6 @@ func TestStartupErrorsNameTheSetting(t *testing.T) {
 		assert.NotContains(t, string(out), "TOPSECRET")
 	}
 }
+
+// httpClient does not keep connections to processes that come and go.
+var httpClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}

@@ -25,7 +25,7 @@ import (
 // RIE is installed at its pinned version by `make test` (bin/aws-lambda-rie);
 // AWS_LAMBDA_RIE names another. They are never skipped.
 
-func rieBinary(t *testing.T) string {
+func rieBinary(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("AWS_LAMBDA_RIE"); p != "" {
 		return p
@@ -48,7 +48,7 @@ var (
 	buildErr  error
 )
 
-func buildBootstrap(t *testing.T) string {
+func buildBootstrap(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "nhpush-lambda")
@@ -67,7 +67,7 @@ func buildBootstrap(t *testing.T) string {
 	return bootstrap
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
@@ -87,13 +87,14 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 type rie struct {
-	emu    *nhtest.Server
-	cmd    *exec.Cmd
-	invURL string
-	logs   *lockedBuffer
+	started time.Time // just before the RIE process started
+	emu     *nhtest.Server
+	cmd     *exec.Cmd
+	invURL  string
+	logs    *lockedBuffer
 }
 
-func startRIE(t *testing.T, extraEnv ...string) *rie {
+func startRIE(t testing.TB, extraEnv ...string) *rie {
 	t.Helper()
 	boot := buildBootstrap(t)
 	emu := nhtest.NewServer()
@@ -107,9 +108,10 @@ func startRIE(t *testing.T, extraEnv ...string) *rie {
 		"NH_HUB_NAME=" + emu.Hub, "SSL_CERT_FILE=" + ca, "SQS_CONCURRENCY=4"}, extraEnv...)
 	logs := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
+	started := time.Now()
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	r := &rie{emu: emu, cmd: cmd, invURL: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", port), logs: logs}
+	r := &rie{started: started, emu: emu, cmd: cmd, invURL: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", port), logs: logs}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
@@ -123,7 +125,7 @@ func startRIE(t *testing.T, extraEnv ...string) *rie {
 	return r
 }
 
-func (r *rie) invoke(t *testing.T, event any) []byte {
+func (r *rie) invoke(t testing.TB, event any) []byte {
 	t.Helper()
 	b, err := json.Marshal(event)
 	require.NoError(t, err)
