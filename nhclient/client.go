@@ -88,10 +88,10 @@ type Client struct {
 	// the wait for headers by TryTimeout.
 	ownTransport bool
 	retry        RetryOptions
-	debug      bool
-	log        *slog.Logger
-	now        func() time.Time
-	sleep      func(context.Context, time.Duration) error
+	debug        bool
+	log          *slog.Logger
+	now          func() time.Time
+	sleep        func(context.Context, time.Duration) error
 
 	sendURL, directURL, testURL, batchURL, scheduleURL string
 }

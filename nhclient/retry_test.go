@@ -2,8 +2,8 @@ package nhclient
 
 import (
 	"bytes"
-	"crypto/x509"
 	"context"
+	"crypto/x509"
 	"errors"
 	"log/slog"
 	"net/http"
