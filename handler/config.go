@@ -1,13 +1,16 @@
 package handler
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/nhpush/nhpush/nhclient"
+	"github.com/nhpush/nhpush/nhclient/armkeys"
 )
 
 // Config is the environment contract of DESIGN.md, read and checked once at
@@ -79,9 +82,18 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return Config{}, errors.New("NH_HUB_NAME is not set and NH_CONNECTION_STRING has no EntityPath")
 		}
 	case c.ResourceID != "":
-		return Config{}, errors.New("NH_RESOURCE_ID is set but managed identity is not supported by this build; set NH_CONNECTION_STRING")
+		src, err := armkeys.New(nil, c.ResourceID, c.AuthRule, &armkeys.Options{Endpoint: c.ARMEndpoint})
+		if err != nil {
+			return Config{}, fmt.Errorf("NH_RESOURCE_ID / NH_ARM_ENDPOINT: %s", strings.TrimPrefix(err.Error(), "armkeys: "))
+		}
+		switch {
+		case c.Hub == "":
+			c.Hub = src.Hub()
+		case c.Hub != src.Hub():
+			return Config{}, fmt.Errorf("NH_HUB_NAME %q differs from the hub %q in NH_RESOURCE_ID", c.Hub, src.Hub())
+		}
 	default:
-		return Config{}, errors.New("NH_CONNECTION_STRING is not set (the hub's connection string from the portal's Access Policies)")
+		return Config{}, errors.New("NH_CONNECTION_STRING is not set (the hub's connection string from the portal's Access Policies), nor NH_RESOURCE_ID (the hub's ARM id, for a managed identity)")
 	}
 	return c, nil
 }
@@ -91,9 +103,11 @@ func (c Config) NewLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: c.LogLevel}))
 }
 
-// NewClient returns the process's nhclient.Client. opts may be nil; Debug
-// and Logger are filled in from the settings.
-func (c Config) NewClient(logger *slog.Logger, opts *nhclient.ClientOptions) (*nhclient.Client, error) {
+// NewClient returns the process's nhclient.Client: from the connection
+// string, or, with NH_RESOURCE_ID, from the keys the app's Azure identity
+// lists through ARM (fetched here, once). opts may be nil; Debug and Logger
+// are filled in from the settings.
+func (c Config) NewClient(ctx context.Context, logger *slog.Logger, opts *nhclient.ClientOptions) (*nhclient.Client, error) {
 	var o nhclient.ClientOptions
 	if opts != nil {
 		o = *opts
@@ -101,6 +115,21 @@ func (c Config) NewClient(logger *slog.Logger, opts *nhclient.ClientOptions) (*n
 	o.Debug = o.Debug || c.Debug
 	if o.Logger == nil {
 		o.Logger = logger
+	}
+	if c.ConnectionString == "" && c.ResourceID != "" {
+		cred, err := azidentity.NewDefaultAzureCredential(nil)
+		if err != nil {
+			return nil, fmt.Errorf("NH_RESOURCE_ID: no Azure identity: %s", strings.Join(strings.Fields(err.Error()), " "))
+		}
+		src, err := armkeys.New(cred, c.ResourceID, c.AuthRule, &armkeys.Options{Endpoint: c.ARMEndpoint})
+		if err != nil {
+			return nil, fmt.Errorf("NH_RESOURCE_ID: %s", strings.TrimPrefix(err.Error(), "armkeys: "))
+		}
+		client, err := nhclient.NewClientFromKeySource(ctx, c.Hub, src, &o)
+		if err != nil {
+			return nil, fmt.Errorf("NH_RESOURCE_ID (managed identity): %s", strings.TrimPrefix(err.Error(), "armkeys: "))
+		}
+		return client, nil
 	}
 	client, err := nhclient.NewClientFromConnectionString(c.ConnectionString, c.Hub, &o)
 	if err != nil {

@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"context"
 	"log/slog"
 	"strings"
 	"testing"
@@ -31,7 +32,7 @@ func TestConfigFromEnv(t *testing.T) {
 	assert.Equal(t, "fromcs", c.Hub)
 	assert.True(t, c.Debug)
 	assert.Equal(t, slog.LevelDebug, c.LogLevel, "NH_DEBUG lowers the level so the dumps show")
-	client, err := c.NewClient(slog.Default(), nil)
+	client, err := c.NewClient(context.Background(), slog.Default(), nil)
 	require.NoError(t, err)
 	assert.Equal(t, "fromcs", client.Hub())
 }
@@ -59,7 +60,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 	}
 	c, err := ConfigFromEnv(envOf(map[string]string{"NH_CONNECTION_STRING": good, "NH_HUB_NAME": "a/b"}))
 	require.NoError(t, err)
-	_, err = c.NewClient(nil, nil)
+	_, err = c.NewClient(context.Background(), nil, nil)
 	require.Error(t, err)
 	assert.True(t, strings.HasPrefix(err.Error(), "NH_CONNECTION_STRING / NH_HUB_NAME: invalid hub name"), err.Error())
 }

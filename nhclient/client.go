@@ -94,6 +94,40 @@ type Client struct {
 	sleep        func(context.Context, time.Duration) error
 
 	sendURL, directURL, testURL, batchURL, scheduleURL string
+
+	// keySource, when set, is asked for a fresh key once when NH answers
+	// 401 (a rotated key).
+	keySource KeySource
+}
+
+// KeySource supplies the endpoint and key a client signs with when it holds
+// no connection string, for example keys that a managed identity lists
+// through Azure Resource Manager (package armkeys).
+type KeySource interface {
+	// Key returns the namespace endpoint (https://NS.servicebus.windows.net)
+	// and the key to sign with. The client calls it with refused nil once
+	// when it is made, and with the key NH refused (401) when that happens,
+	// for example after a key rotation: the source should then return a
+	// key other than refused, fetching anew unless another caller's
+	// refresh already brought one.
+	Key(ctx context.Context, refused *Key) (endpoint string, key Key, err error)
+}
+
+// NewClientFromKeySource returns a client for hub that signs with the keys
+// src supplies. It asks src for the key at once (so that a missing
+// identity or permission shows at start), and once more whenever NH
+// answers 401, before failing.
+func NewClientFromKeySource(ctx context.Context, hub string, src KeySource, options *ClientOptions) (*Client, error) {
+	endpoint, key, err := src.Key(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	c, err := NewClient(endpoint, hub, key, options)
+	if err != nil {
+		return nil, err
+	}
+	c.keySource = src
+	return c, nil
 }
 
 // NewClientFromConnectionString returns a client for the hub named hub, or
@@ -223,6 +257,7 @@ const maxResponseBody = 4 << 20
 // do sends r, retrying transient failures as configured, and returns the
 // 2xx answer or an error (*ResponseError, *TransportError, or the context's).
 func (c *Client) do(ctx context.Context, r *request) (*response, error) {
+	refreshed := false
 	for attempt := 0; ; attempt++ {
 		resp, err := c.try(ctx, r)
 		if err == nil {
@@ -230,6 +265,18 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("nhclient: %s %s: %w", r.method, r.url, context.Cause(ctx))
+		}
+		if re := (*ResponseError)(nil); c.keySource != nil && !refreshed && errors.As(err, &re) && re.StatusCode == http.StatusUnauthorized {
+			refreshed = true
+			refusedKey := c.signer.CurrentKey()
+			_, key, kerr := c.keySource.Key(ctx, &refusedKey)
+			if kerr != nil {
+				return nil, fmt.Errorf("%w; refreshing the key after it was refused failed too: %w", err, kerr)
+			}
+			c.signer.SetKey(key)
+			c.log.LogAttrs(ctx, slog.LevelInfo, "nhclient: NH refused the key; signing with a refreshed one", slog.String("url", r.url))
+			attempt--
+			continue
 		}
 		if attempt >= c.retry.MaxRetries || !IsRetryable(err) {
 			return nil, err

@@ -273,3 +273,37 @@ func TestCallersClientBoundedByContext(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, ws.requests(), 2)
 }
+
+type countingSource struct {
+	calls   int
+	refused []*Key
+	key     Key
+	err     error
+}
+
+func (s *countingSource) Key(_ context.Context, refused *Key) (string, Key, error) {
+	s.calls++
+	s.refused = append(s.refused, refused)
+	return "", s.key, s.err
+}
+
+func TestKeySourceRefreshedOnceOn401(t *testing.T) {
+	ws := newWireServer(t)
+	ws.script(nhErr(401, nil), nhErr(401, nil))
+	c := ws.client(t, nil)
+	src := &countingSource{key: Key{"rule", "rotated"}}
+	c.keySource = src
+	_, err := c.Send(context.Background(), NewAppleNotification([]byte(`{}`), nil), nil)
+	var re *ResponseError
+	require.True(t, errors.As(err, &re))
+	assert.Equal(t, 401, re.StatusCode)
+	assert.Equal(t, 1, src.calls, "one refresh, then the 401 is returned")
+	assert.Equal(t, &Key{"rule", "secret"}, src.refused[0], "the source is told which key was refused")
+	assert.Len(t, ws.requests(), 2)
+	assert.NotEqual(t, ws.requests()[0].Header.Get("Authorization"), ws.requests()[1].Header.Get("Authorization"), "the retry is signed with the new key")
+
+	src.err = errors.New("ARM is down")
+	ws.script(nhErr(401, nil))
+	_, err = c.Send(context.Background(), NewAppleNotification([]byte(`{}`), nil), nil)
+	assert.ErrorContains(t, err, "refreshing the key after it was refused failed too: ARM is down")
+}

@@ -89,6 +89,13 @@ func (s *sasSigner) SetKey(k Key) {
 	s.cur.Store(nil)
 }
 
+// CurrentKey returns the key the signer signs with.
+func (s *sasSigner) CurrentKey() Key {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.key
+}
+
 // redactSAS replaces the sig= value of a SAS token with REDACTED.
 func redactSAS(v string) string {
 	i := strings.Index(v, "sig=")

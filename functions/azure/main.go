@@ -39,7 +39,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		return fmt.Errorf("FUNCTIONS_CUSTOMHANDLER_PORT must be a port number (the Functions host sets it), got %q", port)
 	}
 	logger := cfg.NewLogger(logOut)
-	client, err := cfg.NewClient(logger, nil)
+	client, err := cfg.NewClient(ctx, logger, nil)
 	if err != nil {
 		return err
 	}

@@ -81,6 +81,15 @@ type proc struct {
 
 func startHandler(t *testing.T, extraEnv ...string) *proc {
 	t.Helper()
+	return startHandlerWith(t, func(emu *nhtest.Server) []string {
+		return append([]string{"NH_CONNECTION_STRING=" + emu.ConnectionString, "NH_HUB_NAME=" + emu.Hub}, extraEnv...)
+	})
+}
+
+// startHandlerWith starts the handler with the settings env gives for the
+// emulator (besides the port and SSL_CERT_FILE).
+func startHandlerWith(t *testing.T, env func(emu *nhtest.Server) []string) *proc {
+	t.Helper()
 	bin := buildHandler(t)
 	emu := nhtest.NewServer()
 	t.Cleanup(emu.Close)
@@ -90,11 +99,10 @@ func startHandler(t *testing.T, extraEnv ...string) *proc {
 	cmd := exec.Command(bin)
 	cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + t.TempDir(),
 		"FUNCTIONS_CUSTOMHANDLER_PORT=" + port,
-		"NH_CONNECTION_STRING=" + emu.ConnectionString,
-		"NH_HUB_NAME=" + emu.Hub,
 		"SSL_CERT_FILE=" + ca,
-	}, extraEnv...)
+	}, env(emu)...)
 	logs := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	require.NoError(t, cmd.Start())
@@ -107,6 +115,12 @@ func startHandler(t *testing.T, extraEnv ...string) *proc {
 		if err == nil {
 			c.Close()
 			break
+		}
+		select {
+		case err := <-p.done:
+			p.done <- err
+			t.Fatalf("handler exited (%v): %s", err, logs.String())
+		default:
 		}
 		require.True(t, time.Now().Before(deadline), "handler did not listen: %s", logs.String())
 		time.Sleep(10 * time.Millisecond)

@@ -6,6 +6,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -37,7 +38,7 @@ func newHandler(getenv func(string) string) (*awslambda.Handler, error) {
 		}
 	}
 	logger := cfg.NewLogger(os.Stderr)
-	client, err := cfg.NewClient(logger, nil)
+	client, err := cfg.NewClient(context.Background(), logger, nil)
 	if err != nil {
 		return nil, err
 	}

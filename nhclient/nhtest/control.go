@@ -13,6 +13,9 @@ import (
 //	POST   /_emulator/faults               add a Fault (JSON body)
 //	DELETE /_emulator/faults               remove all faults
 //	GET    /_emulator/installations?hub=H  the stored installations
+//	POST   /_emulator/rotate?rule=NAME     give the rule a new key (answers {"key": ...})
+//	POST   /_emulator/identity             {"listKeys": false} takes the identity's permission away
+//	GET    /_emulator/identity             how many tokens and key listings were served
 func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, ControlPrefix)
 	switch {
@@ -40,6 +43,25 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.InjectFault(f)
+		w.WriteHeader(http.StatusNoContent)
+	case path == "rotate" && r.Method == http.MethodPost:
+		key, err := s.RotateKey(r.URL.Query().Get("rule"))
+		if err != nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"key": key})
+	case path == "identity" && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, s.IdentityStats())
+	case path == "identity" && r.Method == http.MethodPost:
+		var body struct {
+			ListKeys *bool `json:"listKeys"`
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<10)).Decode(&body); err != nil || body.ListKeys == nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": `expected {"listKeys": true|false}`})
+			return
+		}
+		s.SetListKeysAllowed(*body.ListKeys)
 		w.WriteHeader(http.StatusNoContent)
 	case path == "faults" && r.Method == http.MethodDelete:
 		s.ClearFaults()

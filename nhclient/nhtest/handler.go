@@ -34,6 +34,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if f, ok := s.faults.pick(r); ok && s.inject(w, r, f) {
 		return
 	}
+	switch {
+	case r.URL.Path == "/msi/token":
+		s.serveIdentityToken(w, r)
+		return
+	case strings.HasPrefix(r.URL.Path, "/subscriptions/"):
+		s.serveListKeys(w, r)
+		return
+	}
 	hub, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	if hub == "" || !s.state.hasHub(hub) {
 		nhError(w, http.StatusNotFound, "The requested resource "+r.URL.Path+" does not exist (no such hub)")

@@ -77,6 +77,7 @@ type Server struct {
 	wg       sync.WaitGroup
 	state    *state
 	faults   *faultSet
+	id       *identity
 	closeMux sync.Once
 }
 
@@ -111,7 +112,8 @@ func NewUnstartedServer(opts Options) *Server {
 	if opts.ErrorLog == nil {
 		opts.ErrorLog = log.New(discard{}, "", 0)
 	}
-	s := &Server{opts: opts, Hub: opts.Hubs[0], state: newState(opts.Hubs, opts.Rules), faults: &faultSet{}}
+	s := &Server{opts: opts, Hub: opts.Hubs[0], state: newState(opts.Hubs, opts.Rules), faults: &faultSet{},
+		id: &identity{header: newID(), tokens: map[string]time.Time{}}}
 	for _, inst := range opts.Installations {
 		s.state.putInstallation(s.Hub, inst)
 	}
