@@ -94,4 +94,3 @@ func TestManagedIdentityErrorsAtStart(t *testing.T) {
 	line = run("NH_RESOURCE_ID=/subscriptions/x/resourceGroups/rg")
 	assert.Contains(t, line, "NH_RESOURCE_ID / NH_ARM_ENDPOINT: invalid hub resource id")
 }
-
