@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nhpush/nhpush/internal/proctest"
 	"github.com/nhpush/nhpush/nhclient/nhtest"
 )
 
@@ -17,14 +19,14 @@ import (
 // includes its first TLS handshake to NH (the emulator). One op is one
 // cold start.
 func BenchmarkColdStart(b *testing.B) {
-	bin := buildHandler(b)
+	bin := proctest.Build(b, ".")
 	emu := nhtest.NewServer()
 	defer emu.Close()
 	ca := filepath.Join(b.TempDir(), "ca.pem")
 	os.WriteFile(ca, emu.CertificatePEM(), 0o600)
 	body := `{"platform":"apple","payload":{"aps":{"alert":"cold"}}}`
 	for b.Loop() {
-		port := freePort(b)
+		port := fmt.Sprint(proctest.FreePort(b))
 		cmd := exec.Command(bin)
 		cmd.Env = []string{"FUNCTIONS_CUSTOMHANDLER_PORT=" + port, "NH_CONNECTION_STRING=" + emu.ConnectionString, "NH_HUB_NAME=" + emu.Hub, "SSL_CERT_FILE=" + ca, "LOG_LEVEL=error"}
 		if err := cmd.Start(); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nhpush/nhpush/internal/proctest"
 	"github.com/nhpush/nhpush/nhclient/nhtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -36,7 +38,7 @@ func TestManagedIdentityEndToEnd(t *testing.T) {
 	send := `{"platform":"apple","payload":{"aps":{"alert":"mi"}}}`
 	for range 5 {
 		st, body := p.post(t, "/api/notifications", "application/json", send)
-		require.Equal(t, 201, st, "%s\n%s", body, p.logs.String())
+		require.Equal(t, 201, st, "%s\n%s", body, p.Output.String())
 	}
 	assert.Equal(t, nhtest.IdentityStats{TokenRequests: 1, ListKeysCalls: 1}, p.emu.IdentityStats(), "the token and the key are fetched once per process")
 
@@ -53,7 +55,7 @@ func TestManagedIdentityEndToEnd(t *testing.T) {
 	assert.Equal(t, 200, st)
 	assert.Len(t, p.emu.Notifications(), 7)
 
-	logs := p.logs.String()
+	logs := p.Output.String()
 	require.Contains(t, logs, "nhclient: request")
 	assert.NotContains(t, logs, newKey)
 	assert.NotContains(t, logs, p.emu.IdentityHeader())
@@ -62,7 +64,7 @@ func TestManagedIdentityEndToEnd(t *testing.T) {
 }
 
 func TestManagedIdentityErrorsAtStart(t *testing.T) {
-	bin := buildHandler(t)
+	bin := proctest.Build(t, ".")
 	emu := nhtest.NewServer()
 	defer emu.Close()
 	ca := filepath.Join(t.TempDir(), "ca.pem")
@@ -71,7 +73,7 @@ func TestManagedIdentityErrorsAtStart(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, bin)
-		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "SSL_CERT_FILE=" + ca, "FUNCTIONS_CUSTOMHANDLER_PORT=" + freePort(t)}, env...)
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "SSL_CERT_FILE=" + ca, "FUNCTIONS_CUSTOMHANDLER_PORT=" + fmt.Sprint(proctest.FreePort(t))}, env...)
 		out, err := cmd.CombinedOutput()
 		require.Error(t, err, "%s", out)
 		lines := strings.Split(strings.TrimSpace(string(out)), "\n")

@@ -2,22 +2,20 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/nhpush/nhpush/internal/proctest"
 	"github.com/nhpush/nhpush/nhclient/nhtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -27,56 +25,10 @@ import (
 // does: as a process with FUNCTIONS_CUSTOMHANDLER_PORT set, trusting the
 // emulator through SSL_CERT_FILE, receiving the host's payloads.
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-func buildHandler(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "nhpush-handler")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "handler")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	require.NoError(t, buildErr)
-	return binPath
-}
-
-func freePort(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
-}
-
-// syncBuffer collects the process's log output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 type proc struct {
-	emu  *nhtest.Server
-	cmd  *exec.Cmd
-	url  string
-	logs *syncBuffer
-	done chan error
+	*proctest.Process
+	emu *nhtest.Server
+	url string
 }
 
 func startHandler(t *testing.T, extraEnv ...string) *proc {
@@ -90,42 +42,15 @@ func startHandler(t *testing.T, extraEnv ...string) *proc {
 // emulator (besides the port and SSL_CERT_FILE).
 func startHandlerWith(t *testing.T, env func(emu *nhtest.Server) []string) *proc {
 	t.Helper()
-	bin := buildHandler(t)
 	emu := nhtest.NewServer()
 	t.Cleanup(emu.Close)
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	require.NoError(t, os.WriteFile(ca, emu.CertificatePEM(), 0o600))
-	port := freePort(t)
-	cmd := exec.Command(bin)
-	cmd.Env = append([]string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + t.TempDir(),
-		"FUNCTIONS_CUSTOMHANDLER_PORT=" + port,
-		"SSL_CERT_FILE=" + ca,
-	}, env(emu)...)
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	require.NoError(t, cmd.Start())
-	p := &proc{emu: emu, cmd: cmd, url: "http://127.0.0.1:" + port, logs: logs, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait() }()
-	t.Cleanup(func() { cmd.Process.Kill(); <-p.done })
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", "127.0.0.1:"+port)
-		if err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case err := <-p.done:
-			p.done <- err
-			t.Fatalf("handler exited (%v): %s", err, logs.String())
-		default:
-		}
-		require.True(t, time.Now().Before(deadline), "handler did not listen: %s", logs.String())
-		time.Sleep(10 * time.Millisecond)
-	}
-	return p
+	port := fmt.Sprint(proctest.FreePort(t))
+	p := proctest.Start(t, append([]string{"HOME=" + t.TempDir(), "FUNCTIONS_CUSTOMHANDLER_PORT=" + port, "SSL_CERT_FILE=" + ca}, env(emu)...),
+		proctest.Build(t, "."))
+	p.WaitListening(t, "127.0.0.1:"+port)
+	return &proc{Process: p, emu: emu, url: "http://127.0.0.1:" + port}
 }
 
 func (p *proc) post(t *testing.T, path, contentType, body string) (int, []byte) {
@@ -254,7 +179,7 @@ func TestNoSecretInLogsWithDebug(t *testing.T) {
 	p.emu.InjectFault(nhtest.Fault{Count: 1, Status: 401})
 	p.post(t, "/notifications-queue", "application/json", queueInvocation(`{"platform":"apple","payload":{"aps":{}}}`, false))
 	time.Sleep(50 * time.Millisecond)
-	logs := p.logs.String()
+	logs := p.Output.String()
 	require.Contains(t, logs, "nhclient: request", "the debug dump is on")
 	key := p.emu.ConnectionString[strings.Index(p.emu.ConnectionString, "SharedAccessKey=")+len("SharedAccessKey="):]
 	assert.NotContains(t, logs, key)
@@ -278,19 +203,15 @@ func TestGracefulShutdownOnSIGTERM(t *testing.T) {
 		result <- st
 	}()
 	time.Sleep(100 * time.Millisecond)
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, p.Cmd.Process.Signal(syscall.SIGTERM))
 	assert.Equal(t, 201, <-result, "the request in flight completes")
-	select {
-	case err := <-p.done:
-		assert.NoError(t, err, "exits 0")
-		p.done <- nil
-	case <-time.After(10 * time.Second):
-		t.Fatal("did not stop on SIGTERM")
-	}
+	exited, err := p.Exited(10 * time.Second)
+	require.True(t, exited, "stops on SIGTERM")
+	assert.NoError(t, err, "exits 0")
 }
 
 func TestStartupErrorsNameTheSetting(t *testing.T) {
-	bin := buildHandler(t)
+	bin := proctest.Build(t, ".")
 	tests := []struct {
 		env  []string
 		want string

@@ -2,12 +2,10 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/nhpush/nhpush/internal/proctest"
 )
 
 // BenchmarkRIEColdStart measures the start of the Runtime Interface Emulator
@@ -21,11 +19,11 @@ func BenchmarkRIEColdStart(b *testing.B) {
 	for b.Loop() {
 		r := startRIE(b)
 		r.invoke(b, ev)
-		total += time.Since(r.started)
+		total += time.Since(r.Started)
 		n++
 		b.StopTimer()
-		r.cmd.Process.Kill()
-		r.cmd.Wait()
+		r.Cmd.Process.Kill()
+		r.Exited(5 * time.Second)
 		r.emu.Close()
 		b.StartTimer()
 	}
@@ -64,26 +62,13 @@ func BenchmarkRIEInvocations(b *testing.B) {
 
 // bootstrapPeakKiB reads VmHWM of the bootstrap process the RIE started.
 func bootstrapPeakKiB(b testing.TB, r *rie) int {
-	ppid := strconv.Itoa(r.cmd.Process.Pid)
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, d := range dirs {
-		stat, err := os.ReadFile(d + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...
-		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-		if len(fields) < 2 || fields[1] != ppid {
-			continue
-		}
-		status, _ := os.ReadFile(d + "/status")
-		for _, line := range strings.Split(string(status), "\n") {
-			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-				n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-				return n
-			}
-		}
+	pid, err := proctest.ChildPID(r.Cmd.Process.Pid)
+	if err != nil {
+		b.Fatal(err)
 	}
-	b.Fatal("bootstrap process not found under the RIE")
-	return 0
+	_, peak, err := proctest.MemoryKiB(pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return peak
 }

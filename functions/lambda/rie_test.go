@@ -5,16 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
+	"github.com/nhpush/nhpush/internal/proctest"
 	"github.com/nhpush/nhpush/nhclient/nhtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -42,87 +40,26 @@ func rieBinary(t testing.TB) string {
 	return ""
 }
 
-var (
-	buildOnce sync.Once
-	bootstrap string
-	buildErr  error
-)
-
-func buildBootstrap(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "nhpush-lambda")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		bootstrap = filepath.Join(dir, "bootstrap")
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bootstrap, ".")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	require.NoError(t, buildErr)
-	return bootstrap
-}
-
-func freePort(t testing.TB) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
 type rie struct {
-	started time.Time // just before the RIE process started
-	emu     *nhtest.Server
-	cmd     *exec.Cmd
-	invURL  string
-	logs    *lockedBuffer
+	*proctest.Process
+	emu    *nhtest.Server
+	invURL string
 }
 
 func startRIE(t testing.TB, extraEnv ...string) *rie {
 	t.Helper()
-	boot := buildBootstrap(t)
+	boot := proctest.Build(t, ".", "lambda.norpc")
 	emu := nhtest.NewServer()
 	t.Cleanup(emu.Close)
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	require.NoError(t, os.WriteFile(ca, emu.CertificatePEM(), 0o600))
-	port, apiPort := freePort(t), freePort(t)
-	cmd := exec.Command(rieBinary(t), "--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port),
-		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort), boot)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "NH_CONNECTION_STRING=" + emu.ConnectionString,
-		"NH_HUB_NAME=" + emu.Hub, "SSL_CERT_FILE=" + ca, "SQS_CONCURRENCY=4"}, extraEnv...)
-	logs := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	started := time.Now()
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	r := &rie{started: started, emu: emu, cmd: cmd, invURL: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", port), logs: logs}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			c.Close()
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "RIE did not listen: %s", logs.String())
-		time.Sleep(10 * time.Millisecond)
-	}
-	return r
+	addr := fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(t))
+	p := proctest.Start(t, append([]string{"NH_CONNECTION_STRING=" + emu.ConnectionString, "NH_HUB_NAME=" + emu.Hub,
+		"SSL_CERT_FILE=" + ca, "SQS_CONCURRENCY=4"}, extraEnv...),
+		rieBinary(t), "--runtime-interface-emulator-address", addr,
+		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(t)), boot)
+	p.WaitListening(t, addr)
+	return &rie{Process: p, emu: emu, invURL: "http://" + addr + "/2015-03-31/functions/function/invocations"}
 }
 
 func (r *rie) invoke(t testing.TB, event any) []byte {
@@ -133,7 +70,7 @@ func (r *rie) invoke(t testing.TB, event any) []byte {
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
-	require.Equal(t, 200, resp.StatusCode, "%s\n%s", out, r.logs.String())
+	require.Equal(t, 200, resp.StatusCode, "%s\n%s", out, r.Output)
 	return out
 }
 
@@ -248,27 +185,14 @@ func TestRIESQSBatchReportsExactlyTheFailures(t *testing.T) {
 
 func TestRIEStartupErrorNamesTheSetting(t *testing.T) {
 	// A broken setting: the bootstrap exits at init with one line naming it.
-	boot := buildBootstrap(t)
-	port, apiPort := freePort(t), freePort(t)
-	cmd := exec.Command(rieBinary(t), "--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port),
-		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort), boot)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "NH_CONNECTION_STRING=Endpoint=sb://x/;SharedAccessKeyName=k;SharedAccessKey=TOPSECRET"}
-	logs := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	require.NoError(t, cmd.Start())
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	for i := 0; i < 200; i++ {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			c.Close()
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", port), "application/json", strings.NewReader(`{}`))
-	if err == nil {
-		resp.Body.Close()
-	}
-	time.Sleep(100 * time.Millisecond)
-	assert.Contains(t, logs.String(), "nhpush: NH_HUB_NAME is not set and NH_CONNECTION_STRING has no EntityPath")
-	assert.NotContains(t, logs.String(), "TOPSECRET")
+	addr := fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(t))
+	p := proctest.Start(t, []string{"NH_CONNECTION_STRING=Endpoint=sb://x/;SharedAccessKeyName=k;SharedAccessKey=TOPSECRET"},
+		rieBinary(t), "--runtime-interface-emulator-address", addr,
+		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(t)), proctest.Build(t, ".", "lambda.norpc"))
+	p.WaitListening(t, addr)
+	resp, err := http.Post("http://"+addr+"/2015-03-31/functions/function/invocations", "application/json", strings.NewReader(`{}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Contains(t, p.Output.String(), "nhpush: NH_HUB_NAME is not set and NH_CONNECTION_STRING has no EntityPath")
+	assert.NotContains(t, p.Output.String(), "TOPSECRET")
 }
