@@ -143,7 +143,9 @@ func TestFaultMatrix(t *testing.T) {
 		{"503", func() nhtest.Fault { return always(nhtest.Fault{Status: 503}) }, transient(503)},
 		{"504", func() nhtest.Fault { return always(nhtest.Fault{Status: 504}) }, transient(504)},
 		{"dropped connection", func() nhtest.Fault { return always(nhtest.Fault{Drop: true}) }, transient(502)},
-		{"timeout", func() nhtest.Fault { return always(nhtest.Fault{Latency: nhtest.Duration(2 * time.Second), Status: 503}) }, transient(504)},
+		{"timeout", func() nhtest.Fault {
+			return always(nhtest.Fault{Latency: nhtest.Duration(2 * time.Second), Status: 503})
+		}, transient(504)},
 		{"stalled body", func() nhtest.Fault { return always(nhtest.Fault{Stall: true}) }, transient(504)},
 	}
 	for _, tt := range tests {
@@ -161,7 +163,9 @@ func TestFaultMatrix(t *testing.T) {
 			// nhclient
 			s.emu.InjectFault(tt.fault())
 			var err error
-			tries = countTries(func() { _, err = s.client.SendAppleNotification(ctx, []byte(`{"aps":{}}`), &nhclient.SendOptions{Tags: []string{"sports"}}) })
+			tries = countTries(func() {
+				_, err = s.client.SendAppleNotification(ctx, []byte(`{"aps":{}}`), &nhclient.SendOptions{Tags: []string{"sports"}})
+			})
 			require.Error(t, err)
 			assert.Equal(t, tt.want.clientTries, tries, "nhclient tries")
 			assert.Equal(t, tt.want.clientRetry, nhclient.IsRetryable(err), "IsRetryable(%v)", err)
