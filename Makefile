@@ -44,11 +44,21 @@ lint:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-## fuzz: run each fuzz target for FUZZTIME (their seed corpora run in `make test`).
+## fuzz: each fuzz target for FUZZTIME, then its new corpus copied into the package's
+## testdata/fuzz, to be committed (`make test` runs every committed corpus as ordinary tests).
 FUZZTIME ?= 20s
+FUZZ_TARGETS := \
+	./nhclient:FuzzParseConnectionString ./nhclient:FuzzValidateTagExpression \
+	./nhclient/nhtest:FuzzParseTagExpr ./nhclient/nhtest:FuzzVerifySAS ./nhclient/nhtest:FuzzBatchMultipart \
+	./handler:FuzzDecodeSendRequest ./handler/azfunc:FuzzInvocation ./handler/awslambda:FuzzInvoke
 fuzz:
-	$(GO) test ./nhclient -run '^$$' -fuzz '^FuzzParseConnectionString$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./nhclient -run '^$$' -fuzz '^FuzzValidateTagExpression$$' -fuzztime $(FUZZTIME)
+	@cache=$$($(GO) env GOCACHE)/fuzz/github.com/nhpush/nhpush; \
+	for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) || exit 1; \
+		if [ -d "$$cache/$${pkg#./}/$$name" ]; then mkdir -p $$pkg/testdata/fuzz/$$name && cp -n "$$cache/$${pkg#./}/$$name"/* $$pkg/testdata/fuzz/$$name/ 2>/dev/null || true; fi; \
+	done
 
 clean:
 	rm -rf $(BIN) dist .aws-sam
