@@ -8,7 +8,7 @@ BIN       := $(CURDIR)/bin
 PKGS      := ./...
 BENCHTIME ?= 2s
 
-.PHONY: all build test bench lint fmt fuzz clean run run-smoke azure rie lambda build-NotificationsApiFunction build-NotificationsQueueFunction
+.PHONY: all build test bench lint fmt fuzz soak clean run run-smoke azure rie lambda build-NotificationsApiFunction build-NotificationsQueueFunction
 
 all: build
 
@@ -59,6 +59,12 @@ fuzz:
 		$(GO) test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) || exit 1; \
 		if [ -d "$$cache/$${pkg#./}/$$name" ]; then mkdir -p $$pkg/testdata/fuzz/$$name && cp -n "$$cache/$${pkg#./}/$$name"/* $$pkg/testdata/fuzz/$$name/ 2>/dev/null || true; fi; \
 	done
+
+## soak: 20,000 valid requests (SOAK_REQUESTS) of every platform and audience through the custom
+## handler and the Lambda bootstrap under the RIE, with 5% injected transient faults; fails on loss.
+SOAK_REQUESTS ?= 20000
+soak: rie
+	SOAK_REQUESTS=$(SOAK_REQUESTS) $(GO) test -tags soak -run '^TestSoak$$' -count=1 -v -timeout 15m ./tests/ | grep -E '^(=== RUN|--- |ok|FAIL|PASS)|soak'
 
 clean:
 	rm -rf $(BIN) dist .aws-sam

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
@@ -23,6 +24,9 @@ type Config struct {
 	ARMEndpoint      string // NH_ARM_ENDPOINT
 	Debug            bool   // NH_DEBUG=1
 	LogLevel         slog.Level
+	// MaxRetries is NH_MAX_RETRIES: retries of a transient NH failure
+	// within one call (0: nhclient's default, 3).
+	MaxRetries int
 }
 
 // Defaults of the optional settings.
@@ -65,6 +69,16 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		c.LogLevel = slog.LevelError
 	default:
 		return Config{}, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, got %q", lv)
+	}
+	if v := strings.TrimSpace(getenv("NH_MAX_RETRIES")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 10 {
+			return Config{}, fmt.Errorf("NH_MAX_RETRIES must be a number from 0 to 10, got %q", v)
+		}
+		c.MaxRetries = n
+		if n == 0 {
+			c.MaxRetries = -1 // none
+		}
 	}
 	if c.Debug && c.LogLevel > slog.LevelDebug {
 		c.LogLevel = slog.LevelDebug // NH_DEBUG dumps are debug records
@@ -113,6 +127,9 @@ func (c Config) NewClient(ctx context.Context, logger *slog.Logger, opts *nhclie
 		o = *opts
 	}
 	o.Debug = o.Debug || c.Debug
+	if o.Retry.MaxRetries == 0 {
+		o.Retry.MaxRetries = c.MaxRetries
+	}
 	if o.Logger == nil {
 		o.Logger = logger
 	}

@@ -27,8 +27,9 @@ func TestConfigFromEnv(t *testing.T) {
 	assert.Equal(t, DefaultARMEndpoint, c.ARMEndpoint)
 	assert.False(t, c.Debug)
 
-	c, err = ConfigFromEnv(envOf(map[string]string{"NH_CONNECTION_STRING": cs + ";EntityPath=fromcs", "NH_DEBUG": "1"}))
+	c, err = ConfigFromEnv(envOf(map[string]string{"NH_CONNECTION_STRING": cs + ";EntityPath=fromcs", "NH_DEBUG": "1", "NH_MAX_RETRIES": "5"}))
 	require.NoError(t, err)
+	assert.Equal(t, 5, c.MaxRetries)
 	assert.Equal(t, "fromcs", c.Hub)
 	assert.True(t, c.Debug)
 	assert.Equal(t, slog.LevelDebug, c.LogLevel, "NH_DEBUG lowers the level so the dumps show")
@@ -50,6 +51,8 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{map[string]string{"NH_CONNECTION_STRING": good, "NH_HUB_NAME": "h", "LOG_LEVEL": "loud"}, "LOG_LEVEL must be"},
 		{map[string]string{"NH_CONNECTION_STRING": good, "NH_HUB_NAME": "h", "NH_DEBUG": "yes"}, "NH_DEBUG must be"},
 		{map[string]string{"NH_RESOURCE_ID": "/subscriptions/x"}, "NH_RESOURCE_ID"},
+		{map[string]string{"NH_CONNECTION_STRING": good, "NH_HUB_NAME": "h", "NH_MAX_RETRIES": "many"}, "NH_MAX_RETRIES must be"},
+		{map[string]string{"NH_CONNECTION_STRING": good, "NH_HUB_NAME": "h", "NH_MAX_RETRIES": "11"}, "NH_MAX_RETRIES must be"},
 	}
 	for _, tt := range tests {
 		_, err := ConfigFromEnv(envOf(tt.env))
