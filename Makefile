@@ -25,7 +25,7 @@ test: rie
 ## start-to-first-answer, peak memory and binary sizes.
 bench: rie
 	@mkdir -p $(BIN)
-	{ $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./nhclient/ ./nhclient/nhtest/ ./handler/; \
+	{ $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./nhclient/ ./nhclient/nhtest/ ./handler/ ./handler/awslambda/; \
 	  $(GO) test -run '^$$' -bench ColdStart -benchtime 20x ./functions/azure/; \
 	  $(GO) test -run '^$$' -bench RIEColdStart -benchtime 10x ./functions/lambda/; \
 	  $(GO) test -run '^$$' -bench RIEInvocations -benchtime 1x ./functions/lambda/; } | tee $(BIN)/bench.txt | awk -f scripts/benchtable.awk

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -27,7 +29,14 @@ func BenchmarkHandlerPath(b *testing.B) {
 	defer emu.Close()
 	quiet := slog.New(slog.DiscardHandler)
 	cs, _ := nhclient.ParseConnectionString(emu.ConnectionString)
-	client, err := nhclient.NewClientFromConnectionString(emu.ConnectionString, emu.Hub, &nhclient.ClientOptions{HTTPClient: emu.Client(), Logger: quiet})
+	// The client as deployed: its own transport, trusting the emulator
+	// through SSL_CERT_FILE (read at the process's first verification).
+	ca := filepath.Join(b.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, emu.CertificatePEM(), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	os.Setenv("SSL_CERT_FILE", ca)
+	client, err := nhclient.NewClientFromConnectionString(emu.ConnectionString, emu.Hub, &nhclient.ClientOptions{Logger: quiet})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package handler
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Handler returns the HTTP API of DESIGN.md:
@@ -43,17 +45,25 @@ func methodNotAllowed(allow string) http.HandlerFunc {
 	}
 }
 
+// checkContentType refuses a body that is not of an allowed media type (no
+// Content-Type at all is taken as JSON).
+func checkContentType(ct string, allowed ...string) *Error {
+	if ct == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	for _, a := range allowed {
+		if err == nil && mt == a {
+			return nil
+		}
+	}
+	return &Error{Status: 415, Code: "unsupported_media_type", Field: "Content-Type", Message: fmt.Sprintf("Content-Type %q is not supported; send %s", ct, strings.Join(allowed, " or "))}
+}
+
 // readJSONBody checks the content type and the size, and reads the body.
-func readJSONBody(w http.ResponseWriter, r *http.Request, allowed ...string) ([]byte, *Error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		ok := false
-		for _, a := range allowed {
-			ok = ok || (err == nil && mt == a)
-		}
-		if !ok {
-			return nil, &Error{Status: 415, Code: "unsupported_media_type", Field: "Content-Type", Message: fmt.Sprintf("Content-Type %q is not supported; send %s", ct, strings.Join(allowed, " or "))}
-		}
+func readJSONBody(r *http.Request, allowed ...string) ([]byte, *Error) {
+	if e := checkContentType(r.Header.Get("Content-Type"), allowed...); e != nil {
+		return nil, e
 	}
 	if r.ContentLength > MaxBodyBytes {
 		return nil, &Error{Status: 413, Code: "body_too_large", Message: fmt.Sprintf("the body is %d bytes, over the limit of %d", r.ContentLength, MaxBodyBytes)}
@@ -68,24 +78,50 @@ func readJSONBody(w http.ResponseWriter, r *http.Request, allowed ...string) ([]
 	return b, nil
 }
 
+// Reply is an answer of the API as data, for adapters that do not go
+// through net/http: a status, Retry-After when NH asked for one, and a JSON
+// body.
+type Reply struct {
+	Status     int
+	RetryAfter string
+	Body       []byte
+}
+
+// Write writes the reply to w.
+func (r Reply) Write(w http.ResponseWriter) {
+	if r.RetryAfter != "" {
+		w.Header().Set("Retry-After", r.RetryAfter)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(r.Status)
+	w.Write(r.Body)
+}
+
+// SendJSON serves one send request as POST /api/notifications does, from
+// its Content-Type and body: 201 or 202 with the SendResponse, or the error.
+func (s *Service) SendJSON(ctx context.Context, contentType string, body []byte) Reply {
+	if e := checkContentType(contentType, "application/json"); e != nil {
+		return errorReply(e)
+	}
+	req, err := DecodeSendRequest(body)
+	if err != nil {
+		return errorReply(asError(err))
+	}
+	res, err := s.Send(ctx, req)
+	if err != nil {
+		s.logFailure(http.MethodPost, "/api/notifications", err)
+		return errorReply(asError(err))
+	}
+	return jsonReply(res.Status(), res)
+}
+
 func (s *Service) serveSend(w http.ResponseWriter, r *http.Request) {
-	body, e := readJSONBody(w, r, "application/json")
+	body, e := readJSONBody(r, "application/json")
 	if e != nil {
 		WriteError(w, e)
 		return
 	}
-	req, err := DecodeSendRequest(body)
-	if err != nil {
-		WriteError(w, asError(err))
-		return
-	}
-	res, err := s.Send(r.Context(), req)
-	if err != nil {
-		s.logFailure(r, err)
-		WriteError(w, asError(err))
-		return
-	}
-	writeJSON(w, res.Status(), res)
+	s.SendJSON(r.Context(), r.Header.Get("Content-Type"), body).Write(w)
 }
 
 func (s *Service) serveInstallation(w http.ResponseWriter, r *http.Request) {
@@ -93,7 +129,7 @@ func (s *Service) serveInstallation(w http.ResponseWriter, r *http.Request) {
 	var err error
 	switch r.Method {
 	case http.MethodPut:
-		body, e := readJSONBody(w, r, "application/json")
+		body, e := readJSONBody(r, "application/json")
 		if e != nil {
 			WriteError(w, e)
 			return
@@ -103,7 +139,7 @@ func (s *Service) serveInstallation(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	case http.MethodPatch:
-		body, e := readJSONBody(w, r, "application/json-patch+json", "application/json")
+		body, e := readJSONBody(r, "application/json-patch+json", "application/json")
 		if e != nil {
 			WriteError(w, e)
 			return
@@ -124,42 +160,46 @@ func (s *Service) serveInstallation(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.logFailure(r, err)
+	s.logFailure(r.Method, r.URL.Path, err)
 	WriteError(w, asError(err))
 }
 
-func (s *Service) logFailure(r *http.Request, err error) {
+func (s *Service) logFailure(method, path string, err error) {
 	e := asError(err)
 	level := s.log.Warn
 	if e.Status >= 500 {
 		level = s.log.Error
 	}
-	level("request failed", "method", r.Method, "path", r.URL.Path, "status", e.Status, "code", e.Code, "error", e.Message, "trackingId", e.TrackingID)
+	level("request failed", "method", method, "path", path, "status", e.Status, "code", e.Code, "error", e.Message, "trackingId", e.TrackingID)
 }
 
 // WriteError writes e as {"error": {...}} with its status, and Retry-After
 // when NH asked for one.
-func WriteError(w http.ResponseWriter, e *Error) {
-	if e.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+999_999_999)/1_000_000_000)))
-	}
+func WriteError(w http.ResponseWriter, e *Error) { errorReply(e).Write(w) }
+
+func writeJSON(w http.ResponseWriter, status int, v any) { jsonReply(status, v).Write(w) }
+
+// errorReply is e as {"error": {...}}, with Retry-After in whole seconds.
+func errorReply(e *Error) Reply {
 	status := e.Status
 	if status == 0 {
 		status = 500
 	}
-	writeJSON(w, status, struct {
+	r := jsonReply(status, struct {
 		Error *Error `json:"error"`
 	}{e})
+	if e.RetryAfter > 0 {
+		r.RetryAfter = strconv.Itoa(int((e.RetryAfter + time.Second - 1) / time.Second))
+	}
+	return r
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+func jsonReply(status int, v any) Reply {
 	b, err := json.Marshal(v)
 	if err != nil {
 		status, b = 500, []byte(`{"error":{"code":"internal","message":"could not encode the answer"}}`)
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	return Reply{Status: status, Body: append(b, '\n')}
 }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -94,7 +94,10 @@ func (s *Service) send(ctx context.Context, p *ParsedSend) (*SendResponse, error
 	if res != nil {
 		out.NotificationID, out.TrackingID, out.CorrelationID, out.Outcome = res.NotificationID, res.TrackingID, res.CorrelationID, res.Outcome
 	}
-	s.log.Info("notification sent", "kind", p.Kind, "platform", p.Notification.Format.String(), "notificationId", out.NotificationID, "trackingId", out.TrackingID)
+	if s.log.Enabled(ctx, slog.LevelInfo) {
+		s.log.LogAttrs(ctx, slog.LevelInfo, "notification sent", slog.String("kind", string(p.Kind)), slog.String("platform", p.Notification.Format.String()),
+			slog.String("notificationId", out.NotificationID), slog.String("trackingId", out.TrackingID))
+	}
 	return out, nil
 }
 

@@ -34,6 +34,9 @@ type Handler struct {
 	concurrency int
 	// process handles one message body (the Service's ProcessMessage).
 	process func(context.Context, []byte) handler.MessageResult
+	// send serves POST /api/notifications without the net/http plumbing
+	// (the Service's SendJSON): the hot path of the HTTP function.
+	send func(ctx context.Context, contentType string, body []byte) handler.Reply
 }
 
 // NewHandler returns a Handler over svc. concurrency bounds the records of
@@ -45,7 +48,7 @@ func NewHandler(svc *handler.Service, logger *slog.Logger, concurrency int) *Han
 	if concurrency <= 0 {
 		concurrency = DefaultConcurrency
 	}
-	return &Handler{api: svc.Handler(), log: logger, concurrency: concurrency, process: svc.ProcessMessage}
+	return &Handler{api: svc.Handler(), log: logger, concurrency: concurrency, process: svc.ProcessMessage, send: svc.SendJSON}
 }
 
 // ErrUnsupportedEvent is returned for an event that is neither an HTTP
@@ -105,11 +108,23 @@ func (h *Handler) HandleHTTP(ctx context.Context, e events.APIGatewayV2HTTPReque
 	if st := e.RequestContext.Stage; st != "" && st != "$default" {
 		path = strings.TrimPrefix(path, "/"+st)
 	}
+	method := e.RequestContext.HTTP.Method
+	if method == http.MethodPost && path == "/api/notifications" {
+		if len(body) > handler.MaxBodyBytes {
+			return jsonError(413, "body_too_large", fmt.Sprintf("the body is %d bytes, over the limit of %d", len(body), handler.MaxBodyBytes)), nil
+		}
+		r := h.send(ctx, eventHeader(e.Headers, "Content-Type"), body)
+		resp := events.APIGatewayV2HTTPResponse{StatusCode: r.Status, Headers: map[string]string{"Content-Type": "application/json; charset=utf-8"}, Body: string(r.Body)}
+		if r.RetryAfter != "" {
+			resp.Headers["Retry-After"] = r.RetryAfter
+		}
+		return resp, nil
+	}
 	target := path
 	if e.RawQueryString != "" {
 		target += "?" + e.RawQueryString
 	}
-	req, err := http.NewRequestWithContext(ctx, e.RequestContext.HTTP.Method, "http://lambda"+target, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, "http://lambda"+target, bytes.NewReader(body))
 	if err != nil {
 		return jsonError(400, "invalid_request", "the request line is not valid: "+err.Error()), nil
 	}
@@ -137,6 +152,20 @@ func (h *Handler) HandleHTTP(ctx context.Context, e events.APIGatewayV2HTTPReque
 		resp.Body, resp.IsBase64Encoded = base64.StdEncoding.EncodeToString(b), true
 	}
 	return resp, nil
+}
+
+// eventHeader looks a header up in an event's headers, whose names API
+// Gateway lowercases.
+func eventHeader(h map[string]string, name string) string {
+	if v, ok := h[strings.ToLower(name)]; ok {
+		return v
+	}
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
 }
 
 func jsonError(status int, code, msg string) events.APIGatewayV2HTTPResponse {
