@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/nhpush/nhpush/nhclient"
 	"github.com/nhpush/nhpush/nhclient/armkeys"
 )
@@ -27,6 +27,11 @@ type Config struct {
 	// MaxRetries is NH_MAX_RETRIES: retries of a transient NH failure
 	// within one call (0: nhclient's default, 3).
 	MaxRetries int
+	// Credential makes the Azure credential for NH_RESOURCE_ID (managed
+	// identity); nil means this program does not support it. The Azure
+	// Functions handler sets azidentity's DefaultAzureCredential, so that
+	// the Lambda bootstrap does not carry azidentity.
+	Credential func() (azcore.TokenCredential, error)
 }
 
 // Defaults of the optional settings.
@@ -134,7 +139,10 @@ func (c Config) NewClient(ctx context.Context, logger *slog.Logger, opts *nhclie
 		o.Logger = logger
 	}
 	if c.ConnectionString == "" && c.ResourceID != "" {
-		cred, err := azidentity.NewDefaultAzureCredential(nil)
+		if c.Credential == nil {
+			return nil, errors.New("NH_RESOURCE_ID (managed identity) is not supported here; set NH_CONNECTION_STRING")
+		}
+		cred, err := c.Credential()
 		if err != nil {
 			return nil, fmt.Errorf("NH_RESOURCE_ID: no Azure identity: %s", strings.Join(strings.Fields(err.Error()), " "))
 		}

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/nhpush/nhpush/handler"
 	"github.com/nhpush/nhpush/handler/azfunc"
 )
@@ -38,6 +40,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return fmt.Errorf("FUNCTIONS_CUSTOMHANDLER_PORT must be a port number (the Functions host sets it), got %q", port)
 	}
+	cfg.Credential = func() (azcore.TokenCredential, error) { return azidentity.NewDefaultAzureCredential(nil) }
 	logger := cfg.NewLogger(logOut)
 	client, err := cfg.NewClient(ctx, logger, nil)
 	if err != nil {
