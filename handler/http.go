@@ -35,7 +35,25 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, &Error{Status: 404, Code: "not_found", Message: "no route " + r.Method + " " + r.URL.Path + "; see POST /api/notifications and /api/installations/{id}"})
 	})
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hasDotSegment(r.URL.Path) {
+			// Refused outright rather than cleaned and redirected: an id
+			// such as ".." must never become another path.
+			WriteError(w, &Error{Status: 400, Code: "invalid_path", Field: "id", Message: "the path has a . or .. segment: " + r.URL.Path})
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// hasDotSegment reports whether a path has a "." or ".." segment.
+func hasDotSegment(p string) bool {
+	for seg := range strings.SplitSeq(p, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 func methodNotAllowed(allow string) http.HandlerFunc {
