@@ -6,7 +6,8 @@ SHELL     := bash
 GO        ?= go
 BIN       := $(CURDIR)/bin
 PKGS      := ./...
-BENCHTIME ?= 2s
+BENCHTIME ?= 1s
+BENCHCOUNT ?= 5
 
 .PHONY: all build test bench lint fmt fuzz soak clean run run-smoke azure rie lambda build-NotificationsApiFunction build-NotificationsQueueFunction
 
@@ -25,7 +26,7 @@ test: rie
 ## start-to-first-answer, peak memory and binary sizes.
 bench: rie
 	@mkdir -p $(BIN)
-	{ $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./nhclient/ ./nhclient/nhtest/ ./handler/ ./handler/awslambda/; \
+	{ $(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./nhclient/ ./nhclient/nhtest/ ./handler/ ./handler/awslambda/; \
 	  $(GO) test -run '^$$' -bench ColdStart -benchtime 20x ./functions/azure/; \
 	  $(GO) test -run '^$$' -bench RIEColdStart -benchtime 10x ./functions/lambda/; \
 	  $(GO) test -run '^$$' -bench RIEInvocations -benchtime 1x ./functions/lambda/; } | tee $(BIN)/bench.txt | awk -f scripts/benchtable.awk
