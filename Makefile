@@ -16,11 +16,11 @@ all: build
 build:
 	$(GO) build $(PKGS)
 
-## test: vet, then every test with the race detector.
+## test: vet, make run's curl commands run and checked, then every test with the race detector.
 test: rie
 	$(GO) vet $(PKGS)
-	$(GO) test -race -count=1 $(PKGS)
 	scripts/run.sh --smoke
+	$(GO) test -race -count=1 $(PKGS)
 
 ## bench: every benchmark next to its baseline in the same run, then one table with the ratios,
 ## start-to-first-answer, peak memory and binary sizes.
