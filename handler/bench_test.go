@@ -63,7 +63,7 @@ func BenchmarkHandlerPath(b *testing.B) {
 		out.Header["Authorization"] = []string{token}
 		resp, err := floorNH.Do(out)
 		if err != nil {
-			http.Error(w, err.Error(), 502)
+			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
 		io.Copy(io.Discard, resp.Body)

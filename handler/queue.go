@@ -20,6 +20,7 @@ const (
 	DeadLetter
 )
 
+// String returns "done", "retry" or "dead-letter".
 func (d Disposition) String() string {
 	return [...]string{"done", "retry", "dead-letter"}[d]
 }

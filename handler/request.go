@@ -66,6 +66,7 @@ type Error struct {
 	err       error // the cause, for errors.Is/As
 }
 
+// Error returns the code and the message.
 func (e *Error) Error() string {
 	if e.Field != "" && !strings.Contains(e.Message, e.Field) {
 		return e.Code + ": " + e.Field + ": " + e.Message
@@ -73,6 +74,7 @@ func (e *Error) Error() string {
 	return e.Code + ": " + e.Message
 }
 
+// Unwrap returns the cause (an nhclient error), if any.
 func (e *Error) Unwrap() error { return e.err }
 
 func badRequest(code, field, format string, args ...any) *Error {

@@ -49,6 +49,8 @@ type ResponseError struct {
 	Method, URL string
 }
 
+// Error describes the request, NH's status and detail, the tracking id and
+// the wait asked for.
 func (e *ResponseError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "nhclient: %s %s: %d %s", e.Method, e.URL, e.StatusCode, http.StatusText(e.StatusCode))
@@ -113,10 +115,12 @@ type TransportError struct {
 	Err         error
 }
 
+// Error describes the request and the failure.
 func (e *TransportError) Error() string {
 	return fmt.Sprintf("nhclient: %s %s: %v", e.Method, e.URL, e.Err)
 }
 
+// Unwrap returns the underlying failure.
 func (e *TransportError) Unwrap() error { return e.Err }
 
 // nhErrorBody is the XML NH answers errors with:

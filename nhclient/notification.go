@@ -336,7 +336,7 @@ func wellFormedXML(b []byte) bool {
 		if err != nil {
 			return false
 		}
-		switch t.(type) {
+		switch t := t.(type) {
 		case xml.StartElement:
 			if depth == 0 {
 				roots++
@@ -345,7 +345,7 @@ func wellFormedXML(b []byte) bool {
 		case xml.EndElement:
 			depth--
 		case xml.CharData:
-			if depth == 0 && len(bytes.TrimSpace(t.(xml.CharData))) > 0 {
+			if depth == 0 && len(bytes.TrimSpace(t)) > 0 {
 				return false
 			}
 		}

@@ -122,6 +122,7 @@ func NewUnstartedServer(opts Options) *Server {
 
 type discard struct{}
 
+// Write discards p.
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 func randomKey() string {
