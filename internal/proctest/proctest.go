@@ -79,8 +79,9 @@ type Buffer struct {
 
 // Write appends p.
 func (l *Buffer) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+
 // String returns what was written.
-func (l *Buffer) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+func (l *Buffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // Process is a started command with its output collected.
 type Process struct {
