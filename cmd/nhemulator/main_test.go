@@ -5,14 +5,17 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/nhpush/nhpush/internal/proctest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -71,4 +74,18 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		err := run(context.Background(), args, io.Discard, io.Discard)
 		assert.Error(t, err, args)
 	}
+}
+
+// TestStopsOnSIGTERM runs the emulator as a program and stops it with
+// SIGTERM, as make run and users do.
+func TestStopsOnSIGTERM(t *testing.T) {
+	port := proctest.FreePort(t)
+	p := proctest.Start(t, nil, proctest.Build(t, "."), "-addr", fmt.Sprintf("127.0.0.1:%d", port))
+	p.WaitListening(t, fmt.Sprintf("127.0.0.1:%d", port))
+	require.Eventually(t, func() bool { return strings.Contains(p.Output.String(), "NH_HUB_NAME=nhpush") }, 5*time.Second, 10*time.Millisecond)
+	require.NoError(t, p.Cmd.Process.Signal(syscall.SIGTERM))
+	exited, err := p.Exited(5 * time.Second)
+	require.True(t, exited, "stops on SIGTERM")
+	assert.NoError(t, err, "exits 0")
+	assert.Contains(t, p.Output.String(), "nhemulator: stopping")
 }
