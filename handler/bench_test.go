@@ -2,20 +2,16 @@ package handler_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"runtime"
 	"testing"
-	"time"
 
 	"github.com/nhpush/nhpush/handler"
-	"github.com/nhpush/nhpush/nhclient"
+	"github.com/nhpush/nhpush/internal/benchfloor"
 	"github.com/nhpush/nhpush/nhclient/nhtest"
 )
 
@@ -28,49 +24,16 @@ func BenchmarkHandlerPath(b *testing.B) {
 	emu := nhtest.NewServer()
 	defer emu.Close()
 	quiet := slog.New(slog.DiscardHandler)
-	cs, _ := nhclient.ParseConnectionString(emu.ConnectionString)
-	// The client as deployed: its own transport, trusting the emulator
-	// through SSL_CERT_FILE (read at the process's first verification).
-	ca := filepath.Join(b.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, emu.CertificatePEM(), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	os.Setenv("SSL_CERT_FILE", ca)
-	client, err := nhclient.NewClientFromConnectionString(emu.ConnectionString, emu.Hub, &nhclient.ClientOptions{Logger: quiet})
-	if err != nil {
-		b.Fatal(err)
-	}
+	client := benchfloor.DeployedClient(b, emu, quiet)
 	api := httptest.NewServer(handler.NewService(client, quiet).Handler())
 	defer api.Close()
-
-	token := nhclient.GenerateSASToken(emu.URL+"/"+emu.Hub, cs.KeyName, cs.Key, time.Now().Add(time.Hour))
-	nhURL := emu.URL + "/" + emu.Hub + "/messages/?api-version=2020-06"
-	floorNH := emu.Client()
+	fwd := benchfloor.NewForwarder(emu)
 	floor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req struct {
-			Platform string          `json:"platform"`
-			Payload  json.RawMessage `json:"payload"`
-			Tags     []string        `json:"tags"`
-		}
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			http.Error(w, err.Error(), 400)
-			return
-		}
-		out, _ := http.NewRequestWithContext(r.Context(), http.MethodPost, nhURL, bytes.NewReader(req.Payload))
-		out.Header["Content-Type"] = []string{"application/json;charset=utf-8"}
-		out.Header["Servicebusnotification-Format"] = []string{req.Platform}
-		out.Header["Servicebusnotification-Tags"] = []string{req.Tags[0]}
-		out.Header["Authorization"] = []string{token}
-		resp, err := floorNH.Do(out)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		body, _ := io.ReadAll(r.Body)
+		status, answer := fwd.Forward(r.Context(), body)
 		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(resp.StatusCode)
-		fmt.Fprintf(w, `{"kind":"send","trackingId":%q}`, resp.Header.Get("TrackingId"))
+		w.WriteHeader(status)
+		io.WriteString(w, answer)
 	}))
 	defer floor.Close()
 

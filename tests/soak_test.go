@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -60,15 +59,9 @@ func TestSoak(t *testing.T) {
 	azure.WaitListening(t, "127.0.0.1:"+fnPort)
 	// One RIE per Lambda path: like Lambda, a runtime takes one invocation
 	// at a time.
-	startRIE := func() (*proctest.Process, string) {
-		addr := fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(t))
-		p := proctest.Start(t, append(env, "SQS_CONCURRENCY=10"), rieBinary(t), "--runtime-interface-emulator-address", addr,
-			"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(t)), proctest.Build(t, "../functions/lambda", "lambda.norpc"))
-		p.WaitListening(t, addr)
-		return p, "http://" + addr + "/2015-03-31/functions/function/invocations"
-	}
-	_, rieHTTP := startRIE()
-	rie, rieSQS := startRIE()
+	bootstrap := proctest.Build(t, "../functions/lambda", "lambda.norpc")
+	_, rieHTTP := proctest.StartRIE(t, append(env, "SQS_CONCURRENCY=10"), bootstrap)
+	rie, rieSQS := proctest.StartRIE(t, append(env, "SQS_CONCURRENCY=10"), bootstrap)
 
 	d := &driver{fnURL: "http://127.0.0.1:" + fnPort, rieHTTP: rieHTTP, rieSQS: rieSQS,
 		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: time.Minute}}
@@ -397,23 +390,4 @@ func (d *driver) lambdaSQS(ctx context.Context, ids []int) error {
 		}
 	}
 	return nil
-}
-
-// rieBinary finds the Lambda Runtime Interface Emulator that make installs
-// into bin/ (or AWS_LAMBDA_RIE, or one on PATH).
-func rieBinary(t testing.TB) string {
-	t.Helper()
-	if p := os.Getenv("AWS_LAMBDA_RIE"); p != "" {
-		return p
-	}
-	if p, err := filepath.Abs("../bin/aws-lambda-rie"); err == nil {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("aws-lambda-rie"); err == nil {
-		return p
-	}
-	t.Fatal("aws-lambda-rie not found: run `make rie` to install the pinned Runtime Interface Emulator into bin/")
-	return ""
 }

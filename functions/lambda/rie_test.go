@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,24 +21,6 @@ import (
 // the real Lambda Runtime Interface Emulator, against the NH emulator. The
 // RIE is installed at its pinned version by `make test` (bin/aws-lambda-rie);
 // AWS_LAMBDA_RIE names another. They are never skipped.
-
-func rieBinary(t testing.TB) string {
-	t.Helper()
-	if p := os.Getenv("AWS_LAMBDA_RIE"); p != "" {
-		return p
-	}
-	if p, err := filepath.Abs("../../bin/aws-lambda-rie"); err == nil {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("aws-lambda-rie"); err == nil {
-		return p
-	}
-	t.Fatal("aws-lambda-rie not found: run `make rie` (make test does) to install the pinned Runtime Interface Emulator into bin/")
-	return ""
-}
-
 type rie struct {
 	*proctest.Process
 	emu    *nhtest.Server
@@ -53,13 +34,9 @@ func startRIE(t testing.TB, extraEnv ...string) *rie {
 	t.Cleanup(emu.Close)
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	require.NoError(t, os.WriteFile(ca, emu.CertificatePEM(), 0o600))
-	addr := fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(t))
-	p := proctest.Start(t, append([]string{"NH_CONNECTION_STRING=" + emu.ConnectionString, "NH_HUB_NAME=" + emu.Hub,
-		"SSL_CERT_FILE=" + ca, "SQS_CONCURRENCY=4"}, extraEnv...),
-		rieBinary(t), "--runtime-interface-emulator-address", addr,
-		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(t)), boot)
-	p.WaitListening(t, addr)
-	return &rie{Process: p, emu: emu, invURL: "http://" + addr + "/2015-03-31/functions/function/invocations"}
+	p, url := proctest.StartRIE(t, append([]string{"NH_CONNECTION_STRING=" + emu.ConnectionString, "NH_HUB_NAME=" + emu.Hub,
+		"SSL_CERT_FILE=" + ca, "SQS_CONCURRENCY=4"}, extraEnv...), boot)
+	return &rie{Process: p, emu: emu, invURL: url}
 }
 
 func (r *rie) invoke(t testing.TB, event any) []byte {
@@ -185,12 +162,9 @@ func TestRIESQSBatchReportsExactlyTheFailures(t *testing.T) {
 
 func TestRIEStartupErrorNamesTheSetting(t *testing.T) {
 	// A broken setting: the bootstrap exits at init with one line naming it.
-	addr := fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(t))
-	p := proctest.Start(t, []string{"NH_CONNECTION_STRING=Endpoint=sb://x/;SharedAccessKeyName=k;SharedAccessKey=TOPSECRET"},
-		rieBinary(t), "--runtime-interface-emulator-address", addr,
-		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", proctest.FreePort(t)), proctest.Build(t, ".", "lambda.norpc"))
-	p.WaitListening(t, addr)
-	resp, err := http.Post("http://"+addr+"/2015-03-31/functions/function/invocations", "application/json", strings.NewReader(`{}`))
+	p, url := proctest.StartRIE(t, []string{"NH_CONNECTION_STRING=Endpoint=sb://x/;SharedAccessKeyName=k;SharedAccessKey=TOPSECRET"},
+		proctest.Build(t, ".", "lambda.norpc"))
+	resp, err := http.Post(url, "application/json", strings.NewReader(`{}`))
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Contains(t, p.Output.String(), "nhpush: NH_HUB_NAME is not set and NH_CONNECTION_STRING has no EntityPath")

@@ -1,22 +1,15 @@
 package awslambda
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
-	"os"
-	"path/filepath"
 	"runtime"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/nhpush/nhpush/handler"
-	"github.com/nhpush/nhpush/nhclient"
+	"github.com/nhpush/nhpush/internal/benchfloor"
 	"github.com/nhpush/nhpush/nhclient/nhtest"
 )
 
@@ -29,44 +22,11 @@ func BenchmarkLambdaPath(b *testing.B) {
 	emu := nhtest.NewServer()
 	defer emu.Close()
 	quiet := slog.New(slog.DiscardHandler)
-	// The client as deployed: its own transport, trusting the emulator
-	// through SSL_CERT_FILE (read at the process's first verification).
-	ca := filepath.Join(b.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, emu.CertificatePEM(), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	os.Setenv("SSL_CERT_FILE", ca)
-	client, err := nhclient.NewClientFromConnectionString(emu.ConnectionString, emu.Hub, &nhclient.ClientOptions{Logger: quiet})
-	if err != nil {
-		b.Fatal(err)
-	}
-	h := NewHandler(handler.NewService(client, quiet), quiet, 0)
-	cs, _ := nhclient.ParseConnectionString(emu.ConnectionString)
-	token := nhclient.GenerateSASToken(emu.URL+"/"+emu.Hub, cs.KeyName, cs.Key, time.Now().Add(time.Hour))
-	nhURL := emu.URL + "/" + emu.Hub + "/messages/?api-version=2020-06"
-	nh := emu.Client()
+	h := NewHandler(handler.NewService(benchfloor.DeployedClient(b, emu, quiet), quiet), quiet, 0)
+	fwd := benchfloor.NewForwarder(emu)
 	floor := func(ctx context.Context, e events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-		var req struct {
-			Platform string          `json:"platform"`
-			Payload  json.RawMessage `json:"payload"`
-			Tags     []string        `json:"tags"`
-		}
-		if err := json.Unmarshal([]byte(e.Body), &req); err != nil {
-			return events.APIGatewayV2HTTPResponse{StatusCode: 400}, nil
-		}
-		out, _ := http.NewRequestWithContext(ctx, http.MethodPost, nhURL, bytes.NewReader(req.Payload))
-		out.Header["Content-Type"] = []string{"application/json;charset=utf-8"}
-		out.Header["Servicebusnotification-Format"] = []string{req.Platform}
-		out.Header["Servicebusnotification-Tags"] = []string{req.Tags[0]}
-		out.Header["Authorization"] = []string{token}
-		resp, err := nh.Do(out)
-		if err != nil {
-			return events.APIGatewayV2HTTPResponse{StatusCode: 502}, nil
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return events.APIGatewayV2HTTPResponse{StatusCode: resp.StatusCode, Headers: map[string]string{"Content-Type": "application/json"},
-			Body: fmt.Sprintf(`{"kind":"send","trackingId":%q}`, resp.Header.Get("TrackingId"))}, nil
+		status, answer := fwd.Forward(ctx, []byte(e.Body))
+		return events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: map[string]string{"Content-Type": "application/json"}, Body: answer}, nil
 	}
 	ev := httpEvent("POST", "/api/notifications", "$default", `{"platform":"apple","payload":{"aps":{"alert":"benchmark"}},"tags":["sports"]}`, false)
 	for _, conc := range []int{1, 32} {

@@ -184,3 +184,35 @@ func ChildPID(ppid int) (int, error) {
 	}
 	return 0, fmt.Errorf("no child of %d", ppid)
 }
+
+// RIE returns the Lambda Runtime Interface Emulator: AWS_LAMBDA_RIE, else
+// the pinned one `make rie` installs into the module's bin/, else one on
+// PATH. The tests that need it fail (never skip) when there is none.
+func RIE(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("AWS_LAMBDA_RIE"); p != "" {
+		return p
+	}
+	if out, err := exec.Command("go", "env", "GOMOD").Output(); err == nil {
+		p := filepath.Join(filepath.Dir(strings.TrimSpace(string(out))), "bin", "aws-lambda-rie")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("aws-lambda-rie"); err == nil {
+		return p
+	}
+	t.Fatal("aws-lambda-rie not found: run `make rie` (make test does) to install the pinned Runtime Interface Emulator into bin/")
+	return ""
+}
+
+// StartRIE runs bootstrap under the RIE with env, waits until it listens,
+// and returns the process and the invocation URL.
+func StartRIE(t testing.TB, env []string, bootstrap string) (*Process, string) {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+	p := Start(t, env, RIE(t), "--runtime-interface-emulator-address", addr,
+		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", FreePort(t)), bootstrap)
+	p.WaitListening(t, addr)
+	return p, "http://" + addr + "/2015-03-31/functions/function/invocations"
+}
