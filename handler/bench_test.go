@@ -7,11 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"testing"
 
 	"github.com/nhpush/nhpush/handler"
 	"github.com/nhpush/nhpush/internal/benchfloor"
+	"github.com/nhpush/nhpush/internal/benchrun"
 	"github.com/nhpush/nhpush/nhclient/nhtest"
 )
 
@@ -55,24 +55,7 @@ func BenchmarkHandlerPath(b *testing.B) {
 		for _, impl := range []struct{ name, url string }{{"floor", floor.URL}, {"handler", api.URL}} {
 			b.Run(fmt.Sprintf("%s/c=%d", impl.name, conc), func(b *testing.B) {
 				emu.Reset() // keep the emulator's record small between runs
-				b.ReportAllocs()
-				if conc == 1 {
-					for b.Loop() {
-						if err := post(impl.url); err != nil {
-							b.Fatal(err)
-						}
-					}
-					return
-				}
-				b.SetParallelism((conc + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						if err := post(impl.url); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
+				benchrun.Concurrently(b, conc, func() error { return post(impl.url) })
 			})
 		}
 	}

@@ -13,11 +13,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nhpush/nhpush/internal/benchrun"
 	"github.com/nhpush/nhpush/nhclient"
 )
 
@@ -72,28 +72,6 @@ func startFloor(b *testing.B) string {
 	return url
 }
 
-// runConcurrent runs fn b.N times with conc goroutines.
-func runConcurrent(b *testing.B, conc int, fn func() error) {
-	b.ReportAllocs()
-	if conc == 1 {
-		for b.Loop() {
-			if err := fn(); err != nil {
-				b.Fatal(err)
-			}
-		}
-		return
-	}
-	b.SetParallelism((conc + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if err := fn(); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-}
-
 // BenchmarkSend compares nhclient's Send with plain net/http doing the same
 // POST (same URL, headers and body, a token signed once) to the same TLS
 // server, at concurrency 1 and 32. `make bench` prints the ratio.
@@ -105,7 +83,7 @@ func BenchmarkSend(b *testing.B) {
 	for _, conc := range []int{1, 32} {
 		b.Run(fmt.Sprintf("plain/c=%d", conc), func(b *testing.B) {
 			hc := &http.Client{Transport: &http.Transport{MaxIdleConns: 100, MaxIdleConnsPerHost: 100, IdleConnTimeout: 90 * time.Second}}
-			runConcurrent(b, conc, func() error {
+			benchrun.Concurrently(b, conc, func() error {
 				req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, sendURL, bytes.NewReader(body))
 				if err != nil {
 					return err
@@ -131,7 +109,7 @@ func BenchmarkSend(b *testing.B) {
 				b.Fatal(err)
 			}
 			n := nhclient.NewAppleNotification(body, nil)
-			runConcurrent(b, conc, func() error {
+			benchrun.Concurrently(b, conc, func() error {
 				_, err := c.Send(context.Background(), n, nil)
 				return err
 			})

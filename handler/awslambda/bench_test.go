@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/nhpush/nhpush/handler"
 	"github.com/nhpush/nhpush/internal/benchfloor"
+	"github.com/nhpush/nhpush/internal/benchrun"
 	"github.com/nhpush/nhpush/nhclient/nhtest"
 )
 
@@ -36,24 +36,12 @@ func BenchmarkLambdaPath(b *testing.B) {
 		}{{"floor", floor}, {"lambda", h.HandleHTTP}} {
 			b.Run(fmt.Sprintf("%s/c=%d", impl.name, conc), func(b *testing.B) {
 				emu.Reset()
-				b.ReportAllocs()
-				call := func() {
+				benchrun.Concurrently(b, conc, func() error {
 					resp, _ := impl.fn(context.Background(), ev)
 					if resp.StatusCode != 201 {
-						b.Errorf("status %d: %s", resp.StatusCode, resp.Body)
+						return fmt.Errorf("status %d: %s", resp.StatusCode, resp.Body)
 					}
-				}
-				if conc == 1 {
-					for b.Loop() {
-						call()
-					}
-					return
-				}
-				b.SetParallelism((conc + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						call()
-					}
+					return nil
 				})
 			})
 		}

@@ -6,9 +6,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"testing"
 	"time"
+
+	"github.com/nhpush/nhpush/internal/benchrun"
 )
 
 // BenchmarkEmulator compares the emulator's send route (token verified,
@@ -30,8 +31,8 @@ func BenchmarkEmulator(b *testing.B) {
 	body := []byte(`{"aps":{"alert":"benchmark"}}`)
 
 	run := func(b *testing.B, conc int, url, token string, hc *http.Client) {
-		b.ReportAllocs()
-		send := func() {
+		start := time.Now()
+		benchrun.Concurrently(b, conc, func() error {
 			req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 			req.Header["Content-Type"] = []string{"application/json;charset=utf-8"}
 			req.Header["Servicebusnotification-Format"] = []string{"apple"}
@@ -39,28 +40,15 @@ func BenchmarkEmulator(b *testing.B) {
 			req.Header["Authorization"] = []string{token}
 			resp, err := hc.Do(req)
 			if err != nil {
-				b.Error(err)
-				return
+				return err
 			}
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusCreated {
-				b.Errorf("status %d", resp.StatusCode)
+				return fmt.Errorf("status %d", resp.StatusCode)
 			}
-		}
-		start := time.Now()
-		if conc == 1 {
-			for b.Loop() {
-				send()
-			}
-		} else {
-			b.SetParallelism((conc + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					send()
-				}
-			})
-		}
+			return nil
+		})
 		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "sends/s")
 	}
 	for _, conc := range []int{1, 32} {
