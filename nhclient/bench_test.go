@@ -2,7 +2,6 @@ package nhclient_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/pem"
@@ -83,25 +82,7 @@ func BenchmarkSend(b *testing.B) {
 	for _, conc := range []int{1, 32} {
 		b.Run(fmt.Sprintf("plain/c=%d", conc), func(b *testing.B) {
 			hc := &http.Client{Transport: &http.Transport{MaxIdleConns: 100, MaxIdleConnsPerHost: 100, IdleConnTimeout: 90 * time.Second}}
-			benchrun.Concurrently(b, conc, func() error {
-				req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, sendURL, bytes.NewReader(body))
-				if err != nil {
-					return err
-				}
-				req.Header["Content-Type"] = []string{"application/json;charset=utf-8"}
-				req.Header["Servicebusnotification-Format"] = []string{"apple"}
-				req.Header["Authorization"] = []string{token}
-				resp, err := hc.Do(req)
-				if err != nil {
-					return err
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusCreated {
-					return fmt.Errorf("status %d", resp.StatusCode)
-				}
-				return nil
-			})
+			benchrun.Concurrently(b, conc, func() error { return benchrun.PlainSend(hc, sendURL, token, body, "") })
 		})
 		b.Run(fmt.Sprintf("nhclient/c=%d", conc), func(b *testing.B) {
 			c, err := nhclient.NewClient(url, "hub", nhclient.Key{Name: "rule", Value: "secret"}, nil) // the defaults
