@@ -12,6 +12,7 @@ FN_PORT=${FUNCTIONS_CUSTOMHANDLER_PORT:-7071}
 SMOKE=0
 [ "${1:-}" = "--smoke" ] && SMOKE=1
 
+command -v curl >/dev/null || { echo "make run needs curl for its examples (apt-get install curl)" >&2; exit 1; }
 mkdir -p "$BIN"
 go build -o "$BIN/nhemulator" ./cmd/nhemulator
 go build -o "$BIN/handler" ./functions/azure
