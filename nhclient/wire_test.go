@@ -368,3 +368,20 @@ func TestNewClientErrors(t *testing.T) {
 	assert.Equal(t, "https://ns.servicebus.windows.net/myhub", c.HubURL())
 	assert.NotSame(t, http.DefaultTransport, c.httpClient.Transport, "DefaultTransport is never used or modified")
 }
+
+func TestNotificationIDFromLocation(t *testing.T) {
+	for loc, want := range map[string]string{
+		"https://ns.servicebus.windows.net/hub/messages/6241581312?api-version=2020-06": "6241581312",
+		"https://ns.servicebus.windows.net/hub/messages/abc/":                           "abc",
+		"/hub/messages/a%20b":               "a b",
+		"https://ns.servicebus.windows.net": "",
+		"":                                  "",
+	} {
+		assert.Equal(t, want, notificationID(loc), loc)
+	}
+	ws := newWireServer(t)
+	ws.script(answer(201, map[string]string{"TrackingId": "t"}, ""))
+	res, err := ws.client(t, nil).Send(context.Background(), NewAppleNotification([]byte(`{}`), nil), nil)
+	require.NoError(t, err)
+	assert.Equal(t, &SendResult{TrackingID: "t"}, res, "no Location (some tiers): no id, and no error")
+}
