@@ -55,6 +55,10 @@ type Options struct {
 	Now func() time.Time
 	// ErrorLog receives the HTTP server's errors; default discards them.
 	ErrorLog *log.Logger
+	// MaxNotifications bounds the notifications kept for inspection; past
+	// it the oldest half is forgotten, so that a long-running emulator
+	// stays small. Default (zero): 100,000.
+	MaxNotifications int
 }
 
 // Server is a running NH emulator.
@@ -109,10 +113,13 @@ func NewUnstartedServer(opts Options) *Server {
 	if opts.Addr == "" {
 		opts.Addr = "127.0.0.1:0"
 	}
+	if opts.MaxNotifications <= 0 {
+		opts.MaxNotifications = 100_000
+	}
 	if opts.ErrorLog == nil {
 		opts.ErrorLog = log.New(discard{}, "", 0)
 	}
-	s := &Server{opts: opts, Hub: opts.Hubs[0], state: newState(opts.Hubs, opts.Rules), faults: &faultSet{},
+	s := &Server{opts: opts, Hub: opts.Hubs[0], state: newState(opts.Hubs, opts.Rules, opts.MaxNotifications), faults: &faultSet{},
 		id: &identity{header: newID(), tokens: map[string]time.Time{}}}
 	for _, inst := range opts.Installations {
 		s.state.putInstallation(s.Hub, inst)

@@ -315,3 +315,22 @@ func TestAuthAndRouting(t *testing.T) {
 	r := f.do("PUT", "/installations/x?api-version=2020-06", map[string]string{"Content-Type": "application/json", "Authorization": sign(hubURL, listen.Name, listen.Key, exp)}, string(b))
 	assert.Equal(t, 200, r.status, r.body)
 }
+
+func TestNotificationsBounded(t *testing.T) {
+	srv := NewUnstartedServer(Options{MaxNotifications: 10})
+	require.NoError(t, srv.Start())
+	defer srv.Close()
+	f := &fixture{t: t, srv: srv, full: srv.ruleNamed(FullRuleName, RightSend)}
+	var ids []string
+	for i := range 25 {
+		r := f.do("POST", "/messages/?api-version=2020-06", jsonHdr("apple"), fmt.Sprintf(`{"aps":{"n":%d}}`, i))
+		require.Equal(t, 201, r.status)
+		loc := r.header.Get("Location")
+		ids = append(ids, loc[strings.LastIndex(loc, "/")+1:strings.Index(loc, "?")])
+	}
+	ns := srv.Notifications()
+	assert.LessOrEqual(t, len(ns), 10)
+	assert.Equal(t, `{"aps":{"n":24}}`, ns[len(ns)-1].Body, "the newest are kept")
+	assert.Equal(t, 200, f.do("GET", "/messages/"+ids[24]+"?api-version=2020-06", nil, "").status)
+	assert.Equal(t, 404, f.do("GET", "/messages/"+ids[0]+"?api-version=2020-06", nil, "").status, "the oldest are forgotten")
+}

@@ -79,10 +79,11 @@ type state struct {
 	rules         []Rule
 	notifications []Notification
 	byID          map[string]int
+	max           int // notifications kept at most
 }
 
-func newState(hubs []string, rules []Rule) *state {
-	s := &state{hubs: map[string]map[string]*Installation{}, byID: map[string]int{}}
+func newState(hubs []string, rules []Rule, max int) *state {
+	s := &state{hubs: map[string]map[string]*Installation{}, byID: map[string]int{}, max: max}
 	for _, h := range hubs {
 		s.hubs[strings.ToLower(h)] = map[string]*Installation{}
 	}
@@ -162,6 +163,15 @@ func newID() string {
 func (s *state) record(n Notification) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(s.notifications) >= s.max {
+		// Forget the oldest half, and index the rest anew.
+		kept := append([]Notification(nil), s.notifications[len(s.notifications)/2:]...)
+		s.notifications = kept
+		s.byID = make(map[string]int, len(kept))
+		for i, k := range kept {
+			s.byID[k.ID] = i
+		}
+	}
 	s.byID[n.ID] = len(s.notifications)
 	s.notifications = append(s.notifications, n)
 }
