@@ -97,3 +97,17 @@ func FuzzDecodeSendRequest(f *testing.F) {
 }
 
 var testNow = time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+
+func TestCheckContentType(t *testing.T) {
+	for ct, ok := range map[string]bool{
+		"": true, "application/json": true, "application/json;charset=utf-8": true, "application/json; charset=utf-8": true,
+		"application/json; charset=UTF-8": true, "Application/JSON": true, "application/json; charset=latin1": true,
+		"application/jsonx": false, "application/json-patch+json": false, "text/plain": false, "application/x-www-form-urlencoded": false, ";": false,
+	} {
+		e := checkContentType(ct, "application/json")
+		assert.Equal(t, ok, e == nil, "%q", ct)
+		if e != nil {
+			assert.Equal(t, 415, e.Status)
+		}
+	}
+}

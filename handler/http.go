@@ -69,6 +69,11 @@ func checkContentType(ct string, allowed ...string) *Error {
 	if ct == "" {
 		return nil
 	}
+	for _, a := range allowed { // the common exact forms, without parsing
+		if ct == a || (strings.HasPrefix(ct, a) && ct[len(a)] == ';' && strings.EqualFold(strings.TrimSpace(ct[len(a)+1:]), "charset=utf-8")) {
+			return nil
+		}
+	}
 	mt, _, err := mime.ParseMediaType(ct)
 	for _, a := range allowed {
 		if err == nil && mt == a {
