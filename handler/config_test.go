@@ -1,7 +1,9 @@
 package handler
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"strings"
 	"testing"
@@ -80,6 +82,22 @@ func FuzzDecodeSendRequest(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// The light key check must agree with encoding/json's own
+		// DisallowUnknownFields on every object that decodes.
+		var ref SendRequest
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		refErr := dec.Decode(&ref)
+		refUnknown := refErr != nil && strings.HasPrefix(refErr.Error(), "json: unknown field ")
+		if json.Valid(b) && bytes.HasPrefix(bytes.TrimSpace(b), []byte("{")) {
+			var plain SendRequest
+			if json.Unmarshal(b, &plain) == nil {
+				_, ours := unknownKey(bytes.TrimSpace(b), sendRequestFields)
+				if ours != refUnknown {
+					t.Fatalf("unknown-field check disagrees with encoding/json (ours %v, json %v: %v) on %q", ours, refUnknown, refErr, b)
+				}
+			}
+		}
 		req, err := DecodeSendRequest(b)
 		if err != nil {
 			e, ok := err.(*Error)
@@ -109,5 +127,24 @@ func TestCheckContentType(t *testing.T) {
 		if e != nil {
 			assert.Equal(t, 415, e.Status)
 		}
+	}
+}
+
+func TestUnknownKey(t *testing.T) {
+	known := sendRequestFields
+	tests := map[string]string{
+		`{}`: "",
+		`{"platform":"a","payload":{"x":{"y":[1,"}",{"z":"]"}]}},"tags":["a","b"],"test":true}`: "",
+		`{ "PLATFORM" : "a" , "Test":false }`:                                                   "",
+		`{"platform":"a","extra":1}`:                                                            "extra",
+		`{"payload":{"extra":1},"tags":[]}`:                                                     "",
+		`{"pay\u006coad":{},"x\"y":null}`:                                                       `x"y`,
+		`{"headers":{"a":"b\"c"},"tagz":"x"}`:                                                   "tagz",
+		"{\n\t\"test\": 1e3,\r\n\"z\": [ ] }":                                                   "z",
+	}
+	for in, want := range tests {
+		got, found := unknownKey([]byte(in), known)
+		assert.Equal(t, want != "", found, in)
+		assert.Equal(t, want, got, in)
 	}
 }

@@ -112,7 +112,7 @@ func failedHandles(b *nhclient.BatchResult) int {
 // PutInstallation creates or replaces the installation id from its JSON.
 func (s *Service) PutInstallation(ctx context.Context, id string, body []byte) error {
 	var inst nhclient.Installation
-	if err := decodeStrict(body, &inst); err != nil {
+	if err := decodeStrict(body, &inst, nil); err != nil {
 		return err
 	}
 	switch inst.InstallationID {
