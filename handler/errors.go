@@ -35,9 +35,10 @@ var nhCodes = map[int]string{
 	408: "nh_timeout", 409: "nh_conflict", 410: "nh_gone", 413: "nh_too_large", 429: "nh_throttled",
 }
 
-// fromClientError turns an error of nhclient into an API error: its input
-// errors are the caller's 4xx; NH's answers keep NH's status, tracking id
-// and Retry-After; no answer at all is 502 (504 on a timeout).
+// fromClientError returns err as an API error: an *Error as it is, and an
+// error of nhclient mapped: its input errors are the caller's 4xx; NH's
+// answers keep NH's status, tracking id and Retry-After; no answer at all is
+// 502 (504 on a timeout).
 func fromClientError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {

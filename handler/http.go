@@ -1,7 +1,6 @@
 package handler
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -128,12 +127,12 @@ func (s *Service) SendJSON(ctx context.Context, contentType string, body []byte)
 	}
 	req, err := DecodeSendRequest(body)
 	if err != nil {
-		return errorReply(asError(err))
+		return errorReply(fromClientError(err))
 	}
 	res, err := s.Send(ctx, req)
 	if err != nil {
 		s.logFailure(http.MethodPost, "/api/notifications", err)
-		return errorReply(asError(err))
+		return errorReply(fromClientError(err))
 	}
 	return jsonReply(res.Status(), res)
 }
@@ -184,11 +183,11 @@ func (s *Service) serveInstallation(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.logFailure(r.Method, r.URL.Path, err)
-	WriteError(w, asError(err))
+	WriteError(w, fromClientError(err))
 }
 
 func (s *Service) logFailure(method, path string, err error) {
-	e := asError(err)
+	e := fromClientError(err)
 	level := s.log.Warn
 	if e.Status >= 500 {
 		level = s.log.Error
@@ -224,5 +223,3 @@ func jsonReply(status int, v any) Reply {
 	}
 	return Reply{Status: status, Body: append(b, '\n')}
 }
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -38,11 +38,11 @@ type MessageResult struct {
 func (s *Service) ProcessMessage(ctx context.Context, body []byte) MessageResult {
 	req, err := DecodeSendRequest(body)
 	if err != nil {
-		return MessageResult{Disposition: DeadLetter, Err: asError(err)}
+		return MessageResult{Disposition: DeadLetter, Err: fromClientError(err)}
 	}
 	res, err := s.Send(ctx, req)
 	if err != nil {
-		e := asError(err)
+		e := fromClientError(err)
 		if e.Retryable {
 			return MessageResult{Disposition: Retry, Err: e}
 		}

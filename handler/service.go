@@ -1,9 +1,9 @@
 package handler
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -141,7 +141,7 @@ func (s *Service) GetInstallation(ctx context.Context, id string) (*nhclient.Ins
 // replace operations) to the installation id.
 func (s *Service) PatchInstallation(ctx context.Context, id string, body []byte) error {
 	var ops []nhclient.InstallationPatch
-	dec := json.NewDecoder(bytesReader(body))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&ops); err != nil || dec.More() {
 		return badRequest("invalid_patch", "", "the body must be a JSON Patch: an array of {\"op\",\"path\",\"value\"} objects")
@@ -158,13 +158,4 @@ func (s *Service) DeleteInstallation(ctx context.Context, id string) error {
 		return fromClientError(err)
 	}
 	return nil
-}
-
-// asError returns err as an *Error (an internal error when it is none).
-func asError(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	return fromClientError(err)
 }
